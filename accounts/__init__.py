@@ -1,0 +1,1 @@
+"""Organisations, users, role groups, sign-in and API tokens."""

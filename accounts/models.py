@@ -1,0 +1,132 @@
+"""Organisations (the tenants), their users, role groups and API tokens."""
+
+import zoneinfo
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from accounts.tenancy import TenantManager, TenantModel, TenantQuerySet
+from auditlog import context
+from auditlog.recorder import AuditedModel
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).")
+
+
+class Organization(AuditedModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    audit_retention_days = models.PositiveIntegerField(
+        default=365, help_text="Upper bound on how long any audit event is kept."
+    )
+    heartbeat_grace_seconds = models.PositiveIntegerField(default=90)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class RoleGroup(AuditedModel, TenantModel):
+    name = models.CharField(max_length=100)
+    permissions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="rolegroup_unique_name_per_org")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserQuerySet(TenantQuerySet):
+    pass
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class TenantUserManager(TenantManager, UserManager):
+    pass
+
+
+class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    # Null only for platform operators (Django admin superusers), who belong to no tenant.
+    org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+    role_group = models.ForeignKey(RoleGroup, null=True, blank=True, on_delete=models.RESTRICT, related_name="users")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Platform operator: may open /django-admin/.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    all_tenants = UserManager()
+    objects = TenantUserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["name", "email"]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.org_id is None and not self.is_superuser:
+            self.org_id = context.current().org_id
+        super().save(*args, **kwargs)
+
+    def has_org_perm(self, code: str) -> bool:
+        if not self.is_active or self.role_group_id is None:
+            return False
+        return code in self.role_group.permissions
+
+    @property
+    def is_org_admin(self) -> bool:
+        return self.has_org_perm("audit.view")
+
+
+class ApiToken(AuditedModel, TenantModel):
+    """An organisation's API credential. Only a SHA-256 of the secret is kept."""
+
+    SCOPES = ("audit:read", "audit:export", "conversations:write", "customers:write")
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

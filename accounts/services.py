@@ -1,0 +1,161 @@
+"""Every write to organisations, users, role groups and API tokens."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ApiToken, Organization, RoleGroup, User
+from accounts.permissions import ADMINISTRATOR, AGENT, DEFAULT_ROLE_GROUPS
+from accounts.tenancy import tenant
+
+TOKEN_PREFIX = "adk_"
+
+
+def organization_create(
+    *, name: str, admin_email: str, admin_password: str, admin_name: str = "", time_zone: str = "UTC"
+) -> Organization:
+    """A new tenant with its two standard role groups and its first Administrator."""
+    with transaction.atomic():
+        slug = _unique_slug(name)
+        org = Organization(name=name, slug=slug, time_zone=time_zone)
+        org.full_clean()
+        org.save()
+        with tenant(org):
+            groups = {
+                group_name: role_group_create(name=group_name, permissions=permissions)
+                for group_name, permissions in DEFAULT_ROLE_GROUPS.items()
+            }
+            user_create(
+                email=admin_email,
+                password=admin_password,
+                name=admin_name or "Administrator",
+                role_group=groups[ADMINISTRATOR],
+            )
+    return org
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def role_group_for(name: str) -> RoleGroup:
+    return RoleGroup.objects.get(name=name)
+
+
+def role_group_create(*, name: str, permissions: list[str]) -> RoleGroup:
+    group = RoleGroup(name=name, permissions=sorted(set(permissions)))
+    group.save()
+    return group
+
+
+def role_group_update(*, group: RoleGroup, name: str | None = None, permissions: list[str] | None = None) -> RoleGroup:
+    if name is not None:
+        group.name = name
+    if permissions is not None:
+        group.permissions = sorted(set(permissions))
+    group.save()
+    return group
+
+
+def role_group_delete(*, group: RoleGroup) -> None:
+    if group.name in (ADMINISTRATOR, AGENT):
+        raise ValueError(f"The {group.name} role group is built in and cannot be deleted.")
+    if group.users.exists():
+        raise ValueError(f"{group.name} still has users; move them to another role group first.")
+    group.delete()
+
+
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    name: str = "",
+    phone: str = "",
+    role_group: RoleGroup | None = None,
+    is_active: bool = True,
+) -> User:
+    user = User(
+        email=User.all_tenants.normalize_email(email).lower(),
+        name=name,
+        phone=phone,
+        role_group=role_group or role_group_for(AGENT),
+        is_active=is_active,
+    )
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def user_update(
+    *,
+    user: User,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    role_group: RoleGroup | None = None,
+    is_active: bool | None = None,
+) -> User:
+    for attribute, value in (("name", name), ("phone", phone), ("role_group", role_group), ("is_active", is_active)):
+        if value is not None:
+            setattr(user, attribute, value)
+    if email is not None:
+        user.email = User.all_tenants.normalize_email(email).lower()
+    user.save()
+    return user
+
+
+def user_set_password(*, user: User, password: str) -> User:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
+def user_delete(*, user: User) -> None:
+    user.delete()
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_create(*, name: str, scopes: list[str] | None = None, created_by: User | None = None) -> tuple[ApiToken, str]:
+    """Returns the token and its secret; the secret is shown once and never stored."""
+    prefix = secrets.token_hex(6)
+    raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash(raw),
+        scopes=sorted(set(scopes if scopes is not None else ApiToken.SCOPES)),
+        created_by=created_by,
+    )
+    token.save()
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    token.delete()
+
+
+def api_token_authenticate(raw: str) -> ApiToken | None:
+    """The live token a bearer string names, or None. Constant-time on the secret."""
+    if not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
+        return None
+    prefix = raw[len(TOKEN_PREFIX) :].split("_", 1)[0]
+    token = ApiToken.all_tenants.select_related("org").filter(prefix=prefix).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash(raw)):
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.all_tenants.filter(pk=token.pk).update(last_used_at=now)
+    return token

@@ -1,0 +1,1 @@
+"""The System Audit Log: catalog, recorder, context, storage, viewer, API, exports, integrity."""

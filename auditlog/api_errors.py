@@ -1,0 +1,19 @@
+"""API errors as JSON that names the parameter and the problem; never a bare 500 for bad input."""
+
+from typing import Any
+
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, ctx)
+    if response is None:
+        return None
+    request = ctx.get("request")
+    if isinstance(response.data, dict):
+        response.data.setdefault("status", response.status_code)
+        request_id = getattr(request, "request_id", None) if request is not None else None
+        if request_id:
+            response.data.setdefault("request_id", request_id)
+    return response

@@ -1,0 +1,1 @@
+"""PostgreSQL backend that writes buffered audit rows inside the committing transaction."""

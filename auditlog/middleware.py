@@ -1,0 +1,30 @@
+"""Sets the audit context for each request, after authentication."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from auditlog import context
+from auditlog.context import Actor
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = context.new_request_id(request.headers.get("X-Request-ID"))
+        user = request.user
+        authenticated = user.is_authenticated
+        new = context.AuditContext(
+            org_id=getattr(user, "org_id", None) if authenticated else None,
+            actor=Actor.for_user(user) if authenticated else context.SYSTEM,
+            ip_address=context.client_ip(request.META),
+            user_agent=request.headers.get("User-Agent", "")[:1000] or None,
+            request_id=request_id,
+        )
+        request.request_id = request_id
+        with context.use(new):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,85 @@
+"""The audit record: one row per changed property, append-only, tenant first."""
+
+import builtins
+
+from django.db import models
+
+from auditlog import catalog
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def newest_first(self) -> "AuditEventQuerySet":
+        return self.order_by("-occurred_at", "-id")
+
+
+class AuditEventManager(models.Manager.from_queryset(AuditEventQuerySet)):
+    def for_org(self, org_id: int) -> AuditEventQuerySet:
+        """The only way the product reads the log: always within one organisation."""
+        return self.get_queryset().filter(org_id=org_id)
+
+
+class AuditEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    # Not a foreign key: the log must outlive (and never cascade from) what it describes.
+    org_id = models.BigIntegerField(null=True)
+    occurred_at = models.DateTimeField()
+    event_type = models.CharField(max_length=32, choices=list(catalog.EVENT_TYPES.items()))
+    action = models.CharField(max_length=32, choices=list(catalog.ACTIONS.items()))
+    section = models.CharField(max_length=64)
+    property = models.CharField(max_length=64, null=True, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    actor_type = models.CharField(max_length=32, choices=list(catalog.ACTOR_TYPES.items()))
+    actor_id = models.CharField(max_length=64, null=True, blank=True)
+    actor_name = models.CharField(max_length=255)
+    subject_type = models.CharField(max_length=64)
+    subject_id = models.CharField(max_length=64, null=True, blank=True)
+    subject_name = models.CharField(max_length=255, blank=True, default="")
+    change_id = models.UUIDField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventManager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                "org_id", models.F("occurred_at").desc(), models.F("id").desc(), name="audit_org_time"
+            ),
+            models.Index(
+                "org_id",
+                "event_type",
+                models.F("occurred_at").desc(),
+                models.F("id").desc(),
+                name="audit_org_type_time",
+            ),
+            models.Index(
+                "org_id",
+                "subject_type",
+                "subject_id",
+                models.F("occurred_at").desc(),
+                models.F("id").desc(),
+                name="audit_org_subject_time",
+            ),
+            models.Index(
+                "org_id",
+                "actor_type",
+                "actor_id",
+                models.F("occurred_at").desc(),
+                models.F("id").desc(),
+                name="audit_org_actor_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.section} {self.action} {self.property or ''}"
+
+    @builtins.property
+    def performed_by(self) -> dict:
+        return {"type": self.actor_type, "id": self.actor_id, "name": self.actor_name}
+
+    @builtins.property
+    def subject(self) -> dict:
+        return {"type": self.subject_type, "id": self.subject_id, "name": self.subject_name}

@@ -1,0 +1,87 @@
+"""Raw SQL that writes audit rows: the few statements the ORM cannot say fast enough."""
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+TABLE = "auditlog_auditevent"
+
+COLUMNS: tuple[str, ...] = (
+    "org_id",
+    "occurred_at",
+    "event_type",
+    "action",
+    "section",
+    "property",
+    "before",
+    "after",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "subject_type",
+    "subject_id",
+    "subject_name",
+    "change_id",
+    "ip_address",
+    "user_agent",
+    "request_id",
+    "metadata",
+)
+JSON_COLUMNS = frozenset({"before", "after", "metadata"})
+
+# A row is a tuple in COLUMNS order; JSON columns hold JSON text (or None for SQL NULL).
+Row = tuple[Any, ...]
+
+_PLACEHOLDERS = sql.SQL("({})").format(
+    sql.SQL(", ").join(
+        sql.SQL("%s::jsonb") if column in JSON_COLUMNS else sql.SQL("%s") for column in COLUMNS
+    )
+)
+_INSERT_HEAD = sql.SQL("INSERT INTO {} ({}) VALUES ").format(
+    sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+)
+_COPY = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+)
+
+# Past this many rows COPY beats a multi-row INSERT; below it the INSERT can ride
+# along with COMMIT in a single round trip.
+COPY_THRESHOLD = 64
+
+
+def write_rows(conn: psycopg.Connection, rows: list[Row]) -> None:
+    """Write rows inside the current transaction."""
+    if len(rows) >= COPY_THRESHOLD:
+        with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    with conn.cursor() as cursor:
+        cursor.execute(_insert_statement(len(rows)), [value for row in rows for value in row])
+
+
+def write_rows_and_commit(conn: psycopg.Connection, rows: list[Row]) -> None:
+    """Write rows and COMMIT in one network round trip when the batch is small.
+
+    The values are bound client-side so INSERT and COMMIT travel as one simple-protocol
+    message; if the INSERT fails the server skips the COMMIT and the error propagates,
+    so the caller rolls the whole transaction back.
+    """
+    if len(rows) >= COPY_THRESHOLD:
+        write_rows(conn, rows)
+        conn.commit()
+        return
+    statement = sql.Composed([_insert_statement(len(rows)), sql.SQL("; COMMIT")])
+    with psycopg.ClientCursor(conn) as cursor:
+        cursor.execute(statement, [value for row in rows for value in row])
+
+
+_statements: dict[int, sql.Composed] = {}
+
+
+def _insert_statement(count: int) -> sql.Composed:
+    statement = _statements.get(count)
+    if statement is None:
+        statement = _statements[count] = _INSERT_HEAD + sql.SQL(", ").join([_PLACEHOLDERS] * count)
+    return statement

@@ -1,0 +1,3 @@
+"""URLs of the audit log: the viewer page and the REST API."""
+
+urlpatterns: list = []

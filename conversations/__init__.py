@@ -1,0 +1,1 @@
+"""Customers and conversations: the objects agents work on."""

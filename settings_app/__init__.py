@@ -1,0 +1,1 @@
+"""Searches, shortcuts, business rules and support access."""

@@ -1,0 +1,85 @@
+"""Shared fixtures: organisations built through the real services, and audit-row helpers."""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import Organization, RoleGroup, User
+from accounts.permissions import AGENT
+from accounts.services import organization_create, user_create
+from accounts.tenancy import tenant
+from auditlog.models import AuditEvent
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery"  # noqa: S105
+
+
+def make_org(name: str, admin_email: str) -> Organization:
+    return organization_create(name=name, admin_email=admin_email, admin_password=PASSWORD, admin_name=f"{name} Admin")
+
+
+@pytest.fixture
+def org(db: Any) -> Iterator[Organization]:
+    organisation = make_org("Acme", "admin@acme.test")
+    with tenant(organisation):
+        yield organisation
+
+
+@pytest.fixture
+def other_org(db: Any) -> Organization:
+    return make_org("Globex", "admin@globex.test")
+
+
+@pytest.fixture
+def admin(org: Organization) -> User:
+    return User.objects.get(email="admin@acme.test")
+
+
+@pytest.fixture
+def agent(org: Organization) -> User:
+    return user_create(email="agent@acme.test", password=PASSWORD, name="Ann Agent", role_group=RoleGroup.objects.get(name=AGENT))
+
+
+@pytest.fixture
+def admin_client(admin: User) -> Client:
+    client = Client(REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="pytest-browser/1.0")
+    client.force_login(admin)
+    return client
+
+
+def audit_rows(org: Organization | int, **filters: Any) -> list[dict[str, Any]]:
+    """The organisation's audit rows, oldest first, as dicts of the fields tests compare."""
+    org_id = org if isinstance(org, int) else org.pk
+    return list(
+        AuditEvent.objects.for_org(org_id)
+        .filter(**filters)
+        .order_by("occurred_at", "id")
+        .values(
+            "event_type",
+            "action",
+            "section",
+            "property",
+            "before",
+            "after",
+            "actor_type",
+            "actor_id",
+            "actor_name",
+            "subject_type",
+            "subject_id",
+            "subject_name",
+            "ip_address",
+            "user_agent",
+            "change_id",
+            "metadata",
+            "request_id",
+        )
+    )
+
+
+def compact(rows: list[dict[str, Any]], *fields: str) -> list[tuple]:
+    fields = fields or ("action", "section", "property", "before", "after", "actor_type", "actor_name")
+    return [tuple(row[field] for field in fields) for row in rows]

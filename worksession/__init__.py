@@ -1,0 +1,1 @@
+"""Agent status, capacity, heartbeats and the queue router."""

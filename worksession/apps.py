@@ -1,0 +1,8 @@
+"""App config for worksession."""
+
+from django.apps import AppConfig
+
+
+class WorksessionConfig(AppConfig):
+    name = "worksession"
+    default_auto_field = "django.db.models.BigAutoField"
