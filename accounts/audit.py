@@ -16,5 +16,12 @@ track(
     subject_name=lambda user: user.name or user.email,
     display={"role_group": _role_group_name},
 )
-track(RoleGroup, section="Role Group", fields=("name", "permissions"), subject_name=lambda group: group.name)
-track(ApiToken, section="API Token", fields=("name", "scopes"), subject_name=lambda token: token.name)
+track(
+    RoleGroup,
+    section="Role Group",
+    fields=("name", "permissions"),
+    subject_name=lambda group: group.name,
+)
+track(
+    ApiToken, section="API Token", fields=("name", "scopes"), subject_name=lambda token: token.name
+)

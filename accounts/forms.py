@@ -11,7 +11,9 @@ from accounts.permissions import PERMISSIONS
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
 
     error_messages = {
         # One message for unknown email and wrong password: never reveal which accounts exist.
@@ -63,7 +65,9 @@ class NewUserForm(UserForm):
 
 
 class PasswordForm(forms.Form):
-    password = forms.CharField(label="New password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password = forms.CharField(
+        label="New password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
@@ -80,7 +84,9 @@ class RoleGroupForm(forms.Form):
     def __init__(self, *args: Any, instance: RoleGroup | None = None, **kwargs: Any) -> None:
         self.instance = instance
         if instance is not None:
-            kwargs.setdefault("initial", {"name": instance.name, "permissions": instance.permissions})
+            kwargs.setdefault(
+                "initial", {"name": instance.name, "permissions": instance.permissions}
+            )
         super().__init__(*args, **kwargs)
 
     def clean_name(self) -> str:

@@ -41,7 +41,9 @@ class RoleGroup(AuditedModel, TenantModel):
     permissions = models.JSONField(default=list, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["org", "name"], name="rolegroup_unique_name_per_org")]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name"], name="rolegroup_unique_name_per_org")
+        ]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -78,10 +80,16 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     # Null only for platform operators (Django admin superusers), who belong to no tenant.
-    org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
-    role_group = models.ForeignKey(RoleGroup, null=True, blank=True, on_delete=models.RESTRICT, related_name="users")
+    org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
+    )
+    role_group = models.ForeignKey(
+        RoleGroup, null=True, blank=True, on_delete=models.RESTRICT, related_name="users"
+    )
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False, help_text="Platform operator: may open /django-admin/.")
+    is_staff = models.BooleanField(
+        default=False, help_text="Platform operator: may open /django-admin/."
+    )
     date_joined = models.DateTimeField(default=timezone.now)
 
     all_tenants = UserManager()
@@ -121,7 +129,9 @@ class ApiToken(AuditedModel, TenantModel):
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

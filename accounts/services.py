@@ -17,7 +17,12 @@ TOKEN_PREFIX = "adk_"
 
 
 def organization_create(
-    *, name: str, admin_email: str, admin_password: str, admin_name: str = "", time_zone: str = "UTC"
+    *,
+    name: str,
+    admin_email: str,
+    admin_password: str,
+    admin_name: str = "",
+    time_zone: str = "UTC",
 ) -> Organization:
     """A new tenant with its two standard role groups and its first Administrator."""
     with transaction.atomic():
@@ -58,7 +63,9 @@ def role_group_create(*, name: str, permissions: list[str]) -> RoleGroup:
     return group
 
 
-def role_group_update(*, group: RoleGroup, name: str | None = None, permissions: list[str] | None = None) -> RoleGroup:
+def role_group_update(
+    *, group: RoleGroup, name: str | None = None, permissions: list[str] | None = None
+) -> RoleGroup:
     if name is not None:
         group.name = name
     if permissions is not None:
@@ -105,7 +112,12 @@ def user_update(
     role_group: RoleGroup | None = None,
     is_active: bool | None = None,
 ) -> User:
-    for attribute, value in (("name", name), ("phone", phone), ("role_group", role_group), ("is_active", is_active)):
+    for attribute, value in (
+        ("name", name),
+        ("phone", phone),
+        ("role_group", role_group),
+        ("is_active", is_active),
+    ):
         if value is not None:
             setattr(user, attribute, value)
     if email is not None:
@@ -128,7 +140,9 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_token_create(*, name: str, scopes: list[str] | None = None, created_by: User | None = None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, name: str, scopes: list[str] | None = None, created_by: User | None = None
+) -> tuple[ApiToken, str]:
     """Returns the token and its secret; the secret is shown once and never stored."""
     prefix = secrets.token_hex(6)
     raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"

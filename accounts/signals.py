@@ -23,7 +23,9 @@ def _request_context(request: Any) -> dict[str, Any]:
     }
 
 
-def _session_event(action: str, user: User | None, request: Any, metadata: dict | None = None, email: str = "") -> None:
+def _session_event(
+    action: str, user: User | None, request: Any, metadata: dict | None = None, email: str = ""
+) -> None:
     with context.use(**_request_context(request)):
         audit_event.send(
             sender=User,
@@ -55,14 +57,18 @@ def _user_for(credentials: dict[str, Any]) -> tuple[User | None, str]:
 
 
 @receiver(user_login_failed, dispatch_uid="accounts-audit-login-failed")
-def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+def _on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
     user, email = _user_for(credentials)
     # Unknown emails belong to no organisation: the row is kept for platform operators only.
     _session_event("login_failed", user, request, metadata={"email": email}, email=email)
 
 
 @receiver(user_locked_out, dispatch_uid="accounts-audit-lockout")
-def _on_locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
+def _on_locked_out(
+    sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any
+) -> None:
     user, email = _user_for({"username": username})
     unlock_at = timezone.now() + settings.AXES_COOLOFF_TIME
     _session_event(

@@ -19,7 +19,13 @@ urlpatterns = [
     path("settings/role-groups/", views.role_group_list, name="role_groups"),
     path("settings/role-groups/new/", views.role_group_create, name="role_group_create"),
     path("settings/role-groups/<int:pk>/", views.role_group_edit, name="role_group_edit"),
-    path("settings/role-groups/<int:pk>/delete/", views.role_group_delete, name="role_group_delete"),
+    path(
+        "settings/role-groups/<int:pk>/delete/", views.role_group_delete, name="role_group_delete"
+    ),
     path("settings/security/api-tokens/", views.api_token_list, name="api_tokens"),
-    path("settings/security/api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path(
+        "settings/security/api-tokens/<int:pk>/revoke/",
+        views.api_token_revoke,
+        name="api_token_revoke",
+    ),
 ]

@@ -12,7 +12,14 @@ from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.decorators import org_permission_required
-from accounts.forms import ApiTokenForm, EmailAuthenticationForm, NewUserForm, PasswordForm, RoleGroupForm, UserForm
+from accounts.forms import (
+    ApiTokenForm,
+    EmailAuthenticationForm,
+    NewUserForm,
+    PasswordForm,
+    RoleGroupForm,
+    UserForm,
+)
 from accounts.models import ApiToken, RoleGroup, User
 from accounts.permissions import PERMISSIONS
 
@@ -23,7 +30,9 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-def lockout_response(request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any
+) -> HttpResponse:
     unlock_at = timezone.localtime(timezone.now() + settings.AXES_COOLOFF_TIME)
     form = EmailAuthenticationForm(request)
     form.data = request.POST
@@ -61,7 +70,9 @@ def user_create(request: HttpRequest) -> HttpResponse:
         user = services.user_create(**form.cleaned_data)
         messages.success(request, f"Created {user}.")
         return redirect("accounts:users")
-    return render(request, "settings/form.html", {"form": form, "title": "New user", "back": "accounts:users"})
+    return render(
+        request, "settings/form.html", {"form": form, "title": "New user", "back": "accounts:users"}
+    )
 
 
 @org_permission_required("users.manage")
@@ -95,7 +106,12 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "settings/user_edit.html",
-        {"form": UserForm(instance=user), "password_form": form, "subject": user, "title": f"Edit {user}"},
+        {
+            "form": UserForm(instance=user),
+            "password_form": form,
+            "subject": user,
+            "title": f"Edit {user}",
+        },
         status=400,
     )
 
@@ -115,7 +131,9 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @org_permission_required("users.manage")
 def role_group_list(request: HttpRequest) -> HttpResponse:
     groups = RoleGroup.objects.order_by("name")
-    return render(request, "settings/role_groups.html", {"groups": groups, "permissions": PERMISSIONS})
+    return render(
+        request, "settings/role_groups.html", {"groups": groups, "permissions": PERMISSIONS}
+    )
 
 
 @org_permission_required("users.manage")
@@ -125,7 +143,11 @@ def role_group_create(request: HttpRequest) -> HttpResponse:
         group = services.role_group_create(**form.cleaned_data)
         messages.success(request, f"Created role group {group}.")
         return redirect("accounts:role_groups")
-    return render(request, "settings/form.html", {"form": form, "title": "New role group", "back": "accounts:role_groups"})
+    return render(
+        request,
+        "settings/form.html",
+        {"form": form, "title": "New role group", "back": "accounts:role_groups"},
+    )
 
 
 @org_permission_required("users.manage")
@@ -139,7 +161,12 @@ def role_group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "settings/form.html",
-        {"form": form, "title": f"Edit role group {group}", "back": "accounts:role_groups", "subject": group},
+        {
+            "form": form,
+            "title": f"Edit role group {group}",
+            "back": "accounts:role_groups",
+            "subject": group,
+        },
     )
 
 
@@ -171,7 +198,9 @@ def api_token_list(request: HttpRequest) -> HttpResponse:
         )
     tokens = ApiToken.objects.select_related("created_by")
     status = 400 if request.method == "POST" else 200
-    return render(request, "settings/api_tokens.html", {"form": form, "tokens": tokens}, status=status)
+    return render(
+        request, "settings/api_tokens.html", {"form": form, "tokens": tokens}, status=status
+    )
 
 
 @org_permission_required("tokens.manage")

@@ -66,7 +66,13 @@ SECTIONS: tuple[Section, ...] = (
         "user",
         redacted=("password",),
     ),
-    Section("Role Group", "authorization", ("create", "update", "delete"), ("name", "permissions"), "role_group"),
+    Section(
+        "Role Group",
+        "authorization",
+        ("create", "update", "delete"),
+        ("name", "permissions"),
+        "role_group",
+    ),
     Section("API Token", "authorization", ("create", "delete"), ("name", "scopes"), "api_token"),
     Section("Export", "authorization", ("create",), ("format",), "export"),
     Section("Plan", "billing", ("update",), ("plan",), "organization"),
@@ -77,8 +83,20 @@ SECTIONS: tuple[Section, ...] = (
         ("full_time_seats", "seasonal_seats", "collaborator_seats"),
         "organization",
     ),
-    Section("Search", "settings", ("create", "update", "delete"), ("name", "criteria", "columns"), "search"),
-    Section("Shortcut", "settings", ("create", "update", "delete"), ("name", "text", "category"), "shortcut"),
+    Section(
+        "Search",
+        "settings",
+        ("create", "update", "delete"),
+        ("name", "criteria", "columns"),
+        "search",
+    ),
+    Section(
+        "Shortcut",
+        "settings",
+        ("create", "update", "delete"),
+        ("name", "text", "category"),
+        "shortcut",
+    ),
     Section(
         "Business Rule",
         "settings",
@@ -107,7 +125,13 @@ SECTIONS: tuple[Section, ...] = (
         ("status", "assigned_to", "priority", "tags", "queue", "subject", "customer"),
         "conversation",
     ),
-    Section("Customer", "customer", ("create", "update", "delete"), ("name", "email", "phone", "tags"), "customer"),
+    Section(
+        "Customer",
+        "customer",
+        ("create", "update", "delete"),
+        ("name", "email", "phone", "tags"),
+        "customer",
+    ),
 )
 
 SECTIONS_BY_NAME: dict[str, Section] = {section.name: section for section in SECTIONS}

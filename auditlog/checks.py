@@ -25,7 +25,11 @@ def middleware_order(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessag
     middleware = list(settings.MIDDLEWARE)
     auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
     ours = "auditlog.middleware.AuditContextMiddleware"
-    if ours not in middleware or auth not in middleware or middleware.index(ours) < middleware.index(auth):
+    if (
+        ours not in middleware
+        or auth not in middleware
+        or middleware.index(ours) < middleware.index(auth)
+    ):
         return [
             checks.Error(
                 f"{ours} must come after {auth}, or the actor is read before authentication.",

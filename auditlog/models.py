@@ -46,7 +46,10 @@ class AuditEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(
-                "org_id", models.F("occurred_at").desc(), models.F("id").desc(), name="audit_org_time"
+                "org_id",
+                models.F("occurred_at").desc(),
+                models.F("id").desc(),
+                name="audit_org_time",
             ),
             models.Index(
                 "org_id",

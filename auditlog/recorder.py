@@ -70,7 +70,9 @@ def track(
     names = tuple(fields)
     unknown = set(names) - set(section_spec.properties)
     if unknown:
-        raise ValueError(f"{model.__name__}: properties {sorted(unknown)} are not in the catalog's {section!r}")
+        raise ValueError(
+            f"{model.__name__}: properties {sorted(unknown)} are not in the catalog's {section!r}"
+        )
     attnames = {name: model._meta.get_field(name).attname for name in names}
     spec = Tracked(
         model=model,
@@ -96,12 +98,19 @@ class AuditedQuerySet(models.QuerySet):
 
     def update(self, **kwargs: Any) -> int:
         spec = _registry.get(self.model)
-        if spec is None or not any(name in kwargs or spec.attnames[name] in kwargs for name in spec.fields):
+        if spec is None or not any(
+            name in kwargs or spec.attnames[name] in kwargs for name in spec.fields
+        ):
             return super().update(**kwargs)
         with transaction.atomic(using=self.db, savepoint=False):
             before = list(self.select_for_update())
             count = super().update(**kwargs)
-            after = {obj.pk: obj for obj in self.model._base_manager.using(self.db).filter(pk__in=[o.pk for o in before])}
+            after = {
+                obj.pk: obj
+                for obj in self.model._base_manager.using(self.db).filter(
+                    pk__in=[o.pk for o in before]
+                )
+            }
             rows: list[storage.Row] = []
             now = timezone.now()
             ctx = context.current()
@@ -109,7 +118,11 @@ class AuditedQuerySet(models.QuerySet):
                 new = after.get(old.pk)
                 if new is not None:
                     new._audit_snapshot = old._audit_snapshot
-                    rows.extend(_rows_for_save(spec, new, created=False, update_fields=None, now=now, ctx=ctx))
+                    rows.extend(
+                        _rows_for_save(
+                            spec, new, created=False, update_fields=None, now=now, ctx=ctx
+                        )
+                    )
                     _take_snapshot(spec, new)
             _buffer(self.db, rows)
         return count
@@ -117,7 +130,9 @@ class AuditedQuerySet(models.QuerySet):
     update.alters_data = True
     update.queryset_only = False
 
-    def bulk_create(self, objs: Iterable[models.Model], *args: Any, **kwargs: Any) -> list[models.Model]:
+    def bulk_create(
+        self, objs: Iterable[models.Model], *args: Any, **kwargs: Any
+    ) -> list[models.Model]:
         spec = _registry.get(self.model)
         with transaction.atomic(using=self.db, savepoint=False):
             created = super().bulk_create(objs, *args, **kwargs)
@@ -125,14 +140,20 @@ class AuditedQuerySet(models.QuerySet):
                 now, ctx = timezone.now(), context.current()
                 rows: list[storage.Row] = []
                 for obj in created:
-                    rows.extend(_rows_for_save(spec, obj, created=True, update_fields=None, now=now, ctx=ctx))
+                    rows.extend(
+                        _rows_for_save(
+                            spec, obj, created=True, update_fields=None, now=now, ctx=ctx
+                        )
+                    )
                     _take_snapshot(spec, obj)
                 _buffer(self.db, rows)
         return created
 
     bulk_create.alters_data = True
 
-    def bulk_update(self, objs: Iterable[models.Model], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
+    def bulk_update(
+        self, objs: Iterable[models.Model], fields: Iterable[str], *args: Any, **kwargs: Any
+    ) -> int:
         spec = _registry.get(self.model)
         objs = list(objs)
         fields = list(fields)
@@ -142,7 +163,11 @@ class AuditedQuerySet(models.QuerySet):
                 now, ctx = timezone.now(), context.current()
                 rows: list[storage.Row] = []
                 for obj in objs:
-                    rows.extend(_rows_for_save(spec, obj, created=False, update_fields=fields, now=now, ctx=ctx))
+                    rows.extend(
+                        _rows_for_save(
+                            spec, obj, created=False, update_fields=fields, now=now, ctx=ctx
+                        )
+                    )
                     _take_snapshot(spec, obj)
                 _buffer(self.db, rows)
         return count
@@ -167,7 +192,9 @@ class AuditedModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The change and its rows share one transaction, even when the caller has none.
-        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(type(self)), savepoint=False):
+        with transaction.atomic(
+            using=kwargs.get("using") or router.db_for_write(type(self)), savepoint=False
+        ):
             super().save(*args, **kwargs)
 
     save.alters_data = True
@@ -209,7 +236,15 @@ def _rows_for_save(
 ) -> list[storage.Row]:
     values = instance.__dict__
     snapshot = instance.__dict__.get("_audit_snapshot") or {}
-    names = spec.fields if update_fields is None else [n for n in spec.fields if n in set(update_fields) or spec.attnames[n] in set(update_fields)]
+    names = (
+        spec.fields
+        if update_fields is None
+        else [
+            n
+            for n in spec.fields
+            if n in set(update_fields) or spec.attnames[n] in set(update_fields)
+        ]
+    )
     changes: list[tuple[str | None, Any, Any]] = []
     for name in names:
         attname = spec.attnames[name]
@@ -289,16 +324,33 @@ def _buffer(using: str, rows: list[storage.Row]) -> None:
         connections[using].buffer_audit_rows(rows)
 
 
-def _on_save(sender: type[models.Model], instance: models.Model, created: bool, update_fields, raw: bool, using: str, **kwargs: Any) -> None:  # noqa: ANN001
+def _on_save(
+    sender: type[models.Model],
+    instance: models.Model,
+    created: bool,
+    update_fields,
+    raw: bool,
+    using: str,
+    **kwargs: Any,
+) -> None:  # noqa: ANN001
     if raw:
         return
     spec = _registry[sender]
-    rows = _rows_for_save(spec, instance, created=created, update_fields=update_fields, now=timezone.now(), ctx=context.current())
+    rows = _rows_for_save(
+        spec,
+        instance,
+        created=created,
+        update_fields=update_fields,
+        now=timezone.now(),
+        ctx=context.current(),
+    )
     _buffer(using, rows)
     _take_snapshot(spec, instance)
 
 
-def _on_delete(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
+def _on_delete(
+    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+) -> None:
     spec = _registry[sender]
     snapshot = instance.__dict__.get("_audit_snapshot") or {}
     values = instance.__dict__
@@ -308,7 +360,17 @@ def _on_delete(sender: type[models.Model], instance: models.Model, using: str, *
         old = snapshot.get(attname, values.get(attname))
         if not _is_empty(old):
             changes.append((name, _value(spec, name, old), None))
-    _buffer(using, _rows(spec, instance, action="delete", changes=changes or [(None, None, None)], now=timezone.now(), ctx=context.current()))
+    _buffer(
+        using,
+        _rows(
+            spec,
+            instance,
+            action="delete",
+            changes=changes or [(None, None, None)],
+            now=timezone.now(),
+            ctx=context.current(),
+        ),
+    )
 
 
 def record(

@@ -19,7 +19,9 @@ PASSWORD = "correct horse battery"  # noqa: S105
 
 
 def make_org(name: str, admin_email: str) -> Organization:
-    return organization_create(name=name, admin_email=admin_email, admin_password=PASSWORD, admin_name=f"{name} Admin")
+    return organization_create(
+        name=name, admin_email=admin_email, admin_password=PASSWORD, admin_name=f"{name} Admin"
+    )
 
 
 @pytest.fixture
@@ -41,7 +43,12 @@ def admin(org: Organization) -> User:
 
 @pytest.fixture
 def agent(org: Organization) -> User:
-    return user_create(email="agent@acme.test", password=PASSWORD, name="Ann Agent", role_group=RoleGroup.objects.get(name=AGENT))
+    return user_create(
+        email="agent@acme.test",
+        password=PASSWORD,
+        name="Ann Agent",
+        role_group=RoleGroup.objects.get(name=AGENT),
+    )
 
 
 @pytest.fixture
@@ -81,5 +88,19 @@ def audit_rows(org: Organization | int, **filters: Any) -> list[dict[str, Any]]:
 
 
 def compact(rows: list[dict[str, Any]], *fields: str) -> list[tuple]:
-    fields = fields or ("action", "section", "property", "before", "after", "actor_type", "actor_name")
+    fields = fields or (
+        "action",
+        "section",
+        "property",
+        "before",
+        "after",
+        "actor_type",
+        "actor_name",
+    )
     return [tuple(row[field] for field in fields) for row in rows]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Real hashing is PBKDF2 with many iterations; tests only need a real hash, not a slow one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

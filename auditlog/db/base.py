@@ -73,8 +73,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _savepoint_commit(self, sid: str) -> None:
         self._audit_marks.pop(sid, None)
         super()._savepoint_commit(sid)
-        if self.audit_buffer and self.atomic_blocks and all(
-            getattr(block, "_from_testcase", False) for block in self.atomic_blocks
+        if (
+            self.audit_buffer
+            and self.atomic_blocks
+            and all(getattr(block, "_from_testcase", False) for block in self.atomic_blocks)
         ):
             self.flush_audit_buffer()
 

@@ -4,39 +4,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('org_id', models.BigIntegerField(null=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('event_type', models.CharField(choices=[('authorization', 'Authorization'), ('billing', 'Billing'), ('settings', 'Settings'), ('work_session', 'Work Session'), ('conversation', 'Conversation'), ('customer', 'Customer')], max_length=32)),
-                ('action', models.CharField(choices=[('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('login', 'Login'), ('logout', 'Logout'), ('login_failed', 'Login failed'), ('lockout', 'Lockout'), ('assign', 'Assign'), ('unassign', 'Unassign'), ('session_start', 'Session start'), ('session_end', 'Session end')], max_length=32)),
-                ('section', models.CharField(max_length=64)),
-                ('property', models.CharField(blank=True, max_length=64, null=True)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('actor_type', models.CharField(choices=[('user', 'User'), ('system', 'System'), ('workflow', 'Workflow'), ('business_rule', 'Business rule'), ('queue_router', 'Queue router'), ('api', 'API')], max_length=32)),
-                ('actor_id', models.CharField(blank=True, max_length=64, null=True)),
-                ('actor_name', models.CharField(max_length=255)),
-                ('subject_type', models.CharField(max_length=64)),
-                ('subject_id', models.CharField(blank=True, max_length=64, null=True)),
-                ('subject_name', models.CharField(blank=True, default='', max_length=255)),
-                ('change_id', models.UUIDField()),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.TextField(blank=True, null=True)),
-                ('request_id', models.CharField(blank=True, max_length=64, null=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("org_id", models.BigIntegerField(null=True)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "event_type",
+                    models.CharField(
+                        choices=[
+                            ("authorization", "Authorization"),
+                            ("billing", "Billing"),
+                            ("settings", "Settings"),
+                            ("work_session", "Work Session"),
+                            ("conversation", "Conversation"),
+                            ("customer", "Customer"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Create"),
+                            ("update", "Update"),
+                            ("delete", "Delete"),
+                            ("login", "Login"),
+                            ("logout", "Logout"),
+                            ("login_failed", "Login failed"),
+                            ("lockout", "Lockout"),
+                            ("assign", "Assign"),
+                            ("unassign", "Unassign"),
+                            ("session_start", "Session start"),
+                            ("session_end", "Session end"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("section", models.CharField(max_length=64)),
+                ("property", models.CharField(blank=True, max_length=64, null=True)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                (
+                    "actor_type",
+                    models.CharField(
+                        choices=[
+                            ("user", "User"),
+                            ("system", "System"),
+                            ("workflow", "Workflow"),
+                            ("business_rule", "Business rule"),
+                            ("queue_router", "Queue router"),
+                            ("api", "API"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("actor_id", models.CharField(blank=True, max_length=64, null=True)),
+                ("actor_name", models.CharField(max_length=255)),
+                ("subject_type", models.CharField(max_length=64)),
+                ("subject_id", models.CharField(blank=True, max_length=64, null=True)),
+                ("subject_name", models.CharField(blank=True, default="", max_length=255)),
+                ("change_id", models.UUIDField()),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.TextField(blank=True, null=True)),
+                ("request_id", models.CharField(blank=True, max_length=64, null=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'indexes': [models.Index(models.F('org_id'), models.OrderBy(models.F('occurred_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='audit_org_time'), models.Index(models.F('org_id'), models.F('event_type'), models.OrderBy(models.F('occurred_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='audit_org_type_time'), models.Index(models.F('org_id'), models.F('subject_type'), models.F('subject_id'), models.OrderBy(models.F('occurred_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='audit_org_subject_time'), models.Index(models.F('org_id'), models.F('actor_type'), models.F('actor_id'), models.OrderBy(models.F('occurred_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='audit_org_actor_time')],
+                "indexes": [
+                    models.Index(
+                        models.F("org_id"),
+                        models.OrderBy(models.F("occurred_at"), descending=True),
+                        models.OrderBy(models.F("id"), descending=True),
+                        name="audit_org_time",
+                    ),
+                    models.Index(
+                        models.F("org_id"),
+                        models.F("event_type"),
+                        models.OrderBy(models.F("occurred_at"), descending=True),
+                        models.OrderBy(models.F("id"), descending=True),
+                        name="audit_org_type_time",
+                    ),
+                    models.Index(
+                        models.F("org_id"),
+                        models.F("subject_type"),
+                        models.F("subject_id"),
+                        models.OrderBy(models.F("occurred_at"), descending=True),
+                        models.OrderBy(models.F("id"), descending=True),
+                        name="audit_org_subject_time",
+                    ),
+                    models.Index(
+                        models.F("org_id"),
+                        models.F("actor_type"),
+                        models.F("actor_id"),
+                        models.OrderBy(models.F("occurred_at"), descending=True),
+                        models.OrderBy(models.F("id"), descending=True),
+                        name="audit_org_actor_time",
+                    ),
+                ],
             },
         ),
     ]

@@ -18,7 +18,9 @@ def browser() -> Client:
 
 
 def test_login_is_recorded_with_ip_and_user_agent(org, agent):
-    response = browser().post("/accounts/login/", {"username": "agent@acme.test", "password": PASSWORD})
+    response = browser().post(
+        "/accounts/login/", {"username": "agent@acme.test", "password": PASSWORD}
+    )
     assert response.status_code == 302
     (row,) = audit_rows(org, section="Session")
     assert row | {"change_id": None, "request_id": None} == {
@@ -54,16 +56,20 @@ def test_logout_is_recorded(org, agent):
 
 
 def test_failed_sign_in_is_recorded_without_revealing_which_accounts_exist(org, agent):
-    wrong_password = browser().post("/accounts/login/", {"username": "agent@acme.test", "password": "nope-nope"})
-    unknown_email = browser().post("/accounts/login/", {"username": "ghost@acme.test", "password": "nope-nope"})
+    wrong_password = browser().post(
+        "/accounts/login/", {"username": "agent@acme.test", "password": "nope-nope"}
+    )
+    unknown_email = browser().post(
+        "/accounts/login/", {"username": "ghost@acme.test", "password": "nope-nope"}
+    )
     assert wrong_password.status_code == unknown_email.status_code == 200
     message = "That email and password do not match an active account."
     assert message in wrong_password.content.decode() and message in unknown_email.content.decode()
 
     (row,) = audit_rows(org, section="Session")
-    assert compact([row], "action", "actor_type", "actor_id", "subject_id", "ip_address", "user_agent") == [
-        ("login_failed", "user", str(agent.pk), str(agent.pk), IP, UA)
-    ]
+    assert compact(
+        [row], "action", "actor_type", "actor_id", "subject_id", "ip_address", "user_agent"
+    ) == [("login_failed", "user", str(agent.pk), str(agent.pk), IP, UA)]
     assert row["metadata"] == {"email": "agent@acme.test"}
     # The unknown email belongs to no organisation: kept for platform operators, seen by no tenant.
     orphan = AuditEvent.objects.get(org_id=None, action="login_failed")
@@ -74,7 +80,9 @@ def test_failed_sign_in_is_recorded_without_revealing_which_accounts_exist(org, 
 def test_repeated_failures_lock_the_account_even_for_the_right_password(org, agent, settings):
     client = browser()
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post("/accounts/login/", {"username": "agent@acme.test", "password": "wrong-password"})
+        client.post(
+            "/accounts/login/", {"username": "agent@acme.test", "password": "wrong-password"}
+        )
     locked = client.post("/accounts/login/", {"username": "agent@acme.test", "password": PASSWORD})
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.content.decode()
@@ -124,7 +132,12 @@ def test_administrator_updates_a_user(org, admin_client, agent):
     admin_group = RoleGroup.objects.get(name="Administrator")
     response = admin_client.post(
         f"/settings/users/{agent.pk}/",
-        {"name": "Ann Smith", "email": "agent@acme.test", "phone": "", "role_group": admin_group.pk},
+        {
+            "name": "Ann Smith",
+            "email": "agent@acme.test",
+            "phone": "",
+            "role_group": admin_group.pk,
+        },
     )
     assert response.status_code == 302
     rows = audit_rows(org, section="User", action="update")
@@ -139,10 +152,14 @@ def test_administrator_updates_a_user(org, admin_client, agent):
 
 def test_password_change_is_recorded_redacted(org, admin_client, agent):
     old_hash = agent.password
-    response = admin_client.post(f"/settings/users/{agent.pk}/password/", {"password": "another-long-secret"})
+    response = admin_client.post(
+        f"/settings/users/{agent.pk}/password/", {"password": "another-long-secret"}
+    )
     assert response.status_code == 302
     rows = audit_rows(org, section="User", action="update")
-    assert compact(rows) == [("update", "User", "password", "[redacted]", "[redacted]", "user", "Acme Admin")]
+    assert compact(rows) == [
+        ("update", "User", "password", "[redacted]", "[redacted]", "user", "Acme Admin")
+    ]
     dumped = json.dumps(rows, default=str)
     assert old_hash not in dumped and "another-long-secret" not in dumped
 
@@ -162,11 +179,14 @@ def test_administrator_deletes_a_user_and_the_name_is_kept(org, admin_client, ag
 
 
 def test_role_group_create_update_delete(org, admin_client):
-    response = admin_client.post("/settings/role-groups/new/", {"name": "Leads", "permissions": ["billing.manage"]})
+    response = admin_client.post(
+        "/settings/role-groups/new/", {"name": "Leads", "permissions": ["billing.manage"]}
+    )
     assert response.status_code == 302
     group = RoleGroup.objects.get(name="Leads")
     admin_client.post(
-        f"/settings/role-groups/{group.pk}/", {"name": "Team Leads", "permissions": ["billing.manage", "audit.view"]}
+        f"/settings/role-groups/{group.pk}/",
+        {"name": "Team Leads", "permissions": ["billing.manage", "audit.view"]},
     )
     admin_client.post(f"/settings/role-groups/{group.pk}/delete/")
     assert not RoleGroup.objects.filter(pk=group.pk).exists()
@@ -175,15 +195,32 @@ def test_role_group_create_update_delete(org, admin_client):
         ("create", "Role Group", "name", None, "Leads", "user", "Acme Admin"),
         ("create", "Role Group", "permissions", None, ["billing.manage"], "user", "Acme Admin"),
         ("update", "Role Group", "name", "Leads", "Team Leads", "user", "Acme Admin"),
-        ("update", "Role Group", "permissions", ["billing.manage"], ["audit.view", "billing.manage"], "user", "Acme Admin"),
+        (
+            "update",
+            "Role Group",
+            "permissions",
+            ["billing.manage"],
+            ["audit.view", "billing.manage"],
+            "user",
+            "Acme Admin",
+        ),
         ("delete", "Role Group", "name", "Team Leads", None, "user", "Acme Admin"),
-        ("delete", "Role Group", "permissions", ["audit.view", "billing.manage"], None, "user", "Acme Admin"),
+        (
+            "delete",
+            "Role Group",
+            "permissions",
+            ["audit.view", "billing.manage"],
+            None,
+            "user",
+            "Acme Admin",
+        ),
     ]
 
 
 def test_api_token_create_and_revoke_never_record_the_secret(org, admin_client):
     response = admin_client.post(
-        "/settings/security/api-tokens/", {"name": "Zapier", "scopes": ["audit:read", "customers:write"]}
+        "/settings/security/api-tokens/",
+        {"name": "Zapier", "scopes": ["audit:read", "customers:write"]},
     )
     assert response.status_code == 201
     secret = response.context["secret"]
@@ -197,9 +234,25 @@ def test_api_token_create_and_revoke_never_record_the_secret(org, admin_client):
     rows = audit_rows(org, section="API Token")
     assert compact(rows) == [
         ("create", "API Token", "name", None, "Zapier", "user", "Acme Admin"),
-        ("create", "API Token", "scopes", None, ["audit:read", "customers:write"], "user", "Acme Admin"),
+        (
+            "create",
+            "API Token",
+            "scopes",
+            None,
+            ["audit:read", "customers:write"],
+            "user",
+            "Acme Admin",
+        ),
         ("delete", "API Token", "name", "Zapier", None, "user", "Acme Admin"),
-        ("delete", "API Token", "scopes", ["audit:read", "customers:write"], None, "user", "Acme Admin"),
+        (
+            "delete",
+            "API Token",
+            "scopes",
+            ["audit:read", "customers:write"],
+            None,
+            "user",
+            "Acme Admin",
+        ),
     ]
     assert secret not in json.dumps(rows, default=str)
     assert not AuditEvent.objects.filter(before__icontains=secret[-12:]).exists()

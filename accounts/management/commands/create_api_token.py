@@ -15,7 +15,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, type=int, help="organisation id")
         parser.add_argument("--name", required=True)
-        parser.add_argument("--scope", action="append", choices=ApiToken.SCOPES, help="repeatable; default: all scopes")
+        parser.add_argument(
+            "--scope",
+            action="append",
+            choices=ApiToken.SCOPES,
+            help="repeatable; default: all scopes",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         org = Organization.objects.filter(pk=options["org"]).first()

@@ -27,9 +27,13 @@ class Command(BaseCommand):
         try:
             validate_email(options["admin_email"])
         except ValidationError as error:
-            raise CommandError(f"--admin-email: {options['admin_email']!r} is not a valid email address.") from error
+            raise CommandError(
+                f"--admin-email: {options['admin_email']!r} is not a valid email address."
+            ) from error
         if User.all_tenants.filter(email=options["admin_email"].lower()).exists():
-            raise CommandError(f"--admin-email: a user with {options['admin_email']!r} already exists.")
+            raise CommandError(
+                f"--admin-email: a user with {options['admin_email']!r} already exists."
+            )
         if len(options["admin_password"]) < 8:
             raise CommandError("--admin-password must be at least 8 characters.")
         try:
@@ -41,5 +45,9 @@ class Command(BaseCommand):
                 time_zone=options["time_zone"],
             )
         except ValidationError as error:
-            raise CommandError("; ".join(f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+            raise CommandError(
+                "; ".join(
+                    f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in error.message_dict.items()
+                )
+            ) from error
         self.stdout.write(str(org.pk))

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         try:
             validate_email(options["email"])
         except ValidationError as error:
-            raise CommandError(f"--email: {options['email']!r} is not a valid email address.") from error
+            raise CommandError(
+                f"--email: {options['email']!r} is not a valid email address."
+            ) from error
         if User.all_tenants.filter(email=options["email"].lower()).exists():
             raise CommandError(f"--email: a user with {options['email']!r} already exists.")
         if len(options["password"]) < 8:

@@ -21,7 +21,9 @@ class Command(BaseCommand):
     help = "Create the demo organisation Acme Support (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--password", default=DEMO_PASSWORD, help="password for every demo user")
+        parser.add_argument(
+            "--password", default=DEMO_PASSWORD, help="password for every demo user"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         existing = Organization.objects.filter(name=DEMO_NAME).first()
@@ -42,7 +44,9 @@ class Command(BaseCommand):
             with tenant(org, actor=Actor.for_user(admin)):
                 agent_group = RoleGroup.objects.get(name=AGENT)
                 for email, name in DEMO_AGENTS:
-                    user_create(email=email, name=name, password=options["password"], role_group=agent_group)
+                    user_create(
+                        email=email, name=name, password=options["password"], role_group=agent_group
+                    )
                     steps.update()
         steps.close()
         self.stdout.write(

@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Finds PostgreSQL and Redis on localhost, or starts embedded ones, and exports their URLs.
+SERVICES := eval "$$(python3 scripts/devservices.py up)"
+
+.PHONY: install run test lint format browsers bench-recorder clean-services
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+browsers:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+run: install
+	@$(SERVICES) && mkdir -p var && \
+	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py seed_demo && \
+	  echo "Serving on http://127.0.0.1:8000 — sign in as admin@acme.test / auditdesk-demo (Ctrl-C stops everything)" && \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
+
+test: install browsers
+	@$(SERVICES) && $(PY) manage.py check --fail-level WARNING && \
+	  $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench-recorder: install
+	@$(SERVICES) && $(PY) bench/recorder.py $(BENCH_ARGS)
+
+clean-services:
+	python3 scripts/devservices.py down
