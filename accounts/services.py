@@ -13,7 +13,7 @@ from accounts.models import ApiToken, Organization, RoleGroup, User
 from accounts.permissions import ADMINISTRATOR, AGENT, DEFAULT_ROLE_GROUPS
 from accounts.tenancy import tenant
 
-TOKEN_PREFIX = "adk_"
+TOKEN_PREFIX = "adk_"  # noqa: S105 - a public marker, not a secret
 
 
 def organization_create(

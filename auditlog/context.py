@@ -56,7 +56,7 @@ class AuditContext:
         )
 
 
-_current: ContextVar[AuditContext] = ContextVar("audit_context", default=AuditContext())
+_current: ContextVar[AuditContext] = ContextVar("audit_context", default=AuditContext())  # noqa: B039 - frozen
 
 
 def current() -> AuditContext:

@@ -181,15 +181,6 @@ class AuditedModel(models.Model):
     class Meta:
         abstract = True
 
-    @classmethod
-    def from_db(cls, db: str, field_names: list[str], values: list[Any]) -> "AuditedModel":
-        instance = super().from_db(db, field_names, values)
-        instance._audit_snapshot = {
-            name: copy.deepcopy(value) if type(value) in (list, dict) else value
-            for name, value in zip(field_names, values, strict=True)
-        }
-        return instance
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The change and its rows share one transaction, even when the caller has none.
         with transaction.atomic(
@@ -198,6 +189,15 @@ class AuditedModel(models.Model):
             super().save(*args, **kwargs)
 
     save.alters_data = True
+
+    @classmethod
+    def from_db(cls, db: str, field_names: list[str], values: list[Any]) -> "AuditedModel":
+        instance = super().from_db(db, field_names, values)
+        instance._audit_snapshot = {
+            name: copy.deepcopy(value) if type(value) in (list, dict) else value
+            for name, value in zip(field_names, values, strict=True)
+        }
+        return instance
 
 
 def _take_snapshot(spec: Tracked, instance: models.Model) -> None:
