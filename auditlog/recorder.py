@@ -17,9 +17,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
 from django.db.models.signals import post_delete, post_save
-from django.utils import timezone
 
-from auditlog import catalog, context, storage
+from auditlog import catalog, clock, context, storage
 from auditlog.context import Actor
 
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -112,7 +111,7 @@ class AuditedQuerySet(models.QuerySet):
                 )
             }
             rows: list[storage.Row] = []
-            now = timezone.now()
+            now = clock.now()
             ctx = context.current()
             for old in before:
                 new = after.get(old.pk)
@@ -137,7 +136,7 @@ class AuditedQuerySet(models.QuerySet):
         with transaction.atomic(using=self.db, savepoint=False):
             created = super().bulk_create(objs, *args, **kwargs)
             if spec is not None:
-                now, ctx = timezone.now(), context.current()
+                now, ctx = clock.now(), context.current()
                 rows: list[storage.Row] = []
                 for obj in created:
                     rows.extend(
@@ -160,7 +159,7 @@ class AuditedQuerySet(models.QuerySet):
         with transaction.atomic(using=self.db, savepoint=False):
             count = super().bulk_update(objs, fields, *args, **kwargs)
             if spec is not None:
-                now, ctx = timezone.now(), context.current()
+                now, ctx = clock.now(), context.current()
                 rows: list[storage.Row] = []
                 for obj in objs:
                     rows.extend(
@@ -341,7 +340,7 @@ def _on_save(
         instance,
         created=created,
         update_fields=update_fields,
-        now=timezone.now(),
+        now=clock.now(),
         ctx=context.current(),
     )
     _buffer(using, rows)
@@ -367,7 +366,7 @@ def _on_delete(
             instance,
             action="delete",
             changes=changes or [(None, None, None)],
-            now=timezone.now(),
+            now=clock.now(),
             ctx=context.current(),
         ),
     )
@@ -398,7 +397,7 @@ def record(
     actor = actor or ctx.actor
     org_id = org_id if org_id is not None else ctx.org_id
     change_id = uuid.uuid4()
-    now = occurred_at or timezone.now()
+    now = occurred_at or clock.now()
     rows_of_changes = list(changes) if changes is not None else [(property, before, after)]
     metadata_json = to_json(metadata or {})
     rows = [

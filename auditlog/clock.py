@@ -1,0 +1,25 @@
+"""What "now" is for recorded events: the wall clock, unless a replay (seed_demo) sets another."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+
+from django.utils import timezone
+
+_source: ContextVar[Callable[[], datetime] | None] = ContextVar("audit_clock", default=None)
+
+
+def now() -> datetime:
+    source = _source.get()
+    return source() if source is not None else timezone.now()
+
+
+@contextmanager
+def use(source: Callable[[], datetime]) -> Iterator[None]:
+    """Within the block, events and domain timestamps take their time from `source`."""
+    token = _source.set(source)
+    try:
+        yield
+    finally:
+        _source.reset(token)
