@@ -1,0 +1,420 @@
+"""The audit-log filters of SPEC section 5, shared by the viewer page, the API and the exports.
+
+One FilterSet, one set of parameter names. `filter_events(org, params)` is what callers use:
+it returns the organisation's matching events newest first, or the problems with the input as
+`{parameter: message}` so the page can show them and the API can answer 400.
+"""
+
+import builtins
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import django_filters
+from django import forms
+from django.db.models import F, Lookup
+from django.utils import timezone
+
+from auditlog import catalog
+from auditlog.models import AuditEvent, AuditEventQuerySet
+
+# The parameters of SPEC section 5, in the order the docs list them.
+FILTER_NAMES: tuple[str, ...] = (
+    "start",
+    "end",
+    "event_type",
+    "action",
+    "section",
+    "property",
+    "performed_by",
+    "actor_type",
+    "user",
+    "kind",
+    "agent",
+    "subject_type",
+    "subject_id",
+    "ip",
+    "q",
+)
+
+Q_MAX_LENGTH = 200
+_MAX_ID = 2**63 - 1
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A "+" in an unencoded query string arrives as a space: "…T10:00:00 01:00" meant "+01:00".
+_SPACE_FOR_PLUS = re.compile(r"^(.*[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+def _choices_text(choices: Mapping[str, str] | tuple[str, ...]) -> str:
+    return ", ".join(choices)
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One end of the time range, resolved to an aware datetime."""
+
+    at: datetime
+    # A date `end` includes its whole day: the bound is the next midnight, excluded.
+    exclusive: bool = False
+
+
+class DateOrDateTimeField(forms.Field):
+    """`YYYY-MM-DD` (a day in the organisation's time zone) or an ISO 8601 date-time."""
+
+    default_error_messages = {
+        "invalid": "Use a date (YYYY-MM-DD) or an ISO 8601 date-time (e.g. 2025-01-31T14:00:00Z).",
+    }
+
+    def to_python(self, value: Any) -> date | datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        try:
+            if _DATE.fullmatch(text):
+                return date.fromisoformat(text)
+            match = _SPACE_FOR_PLUS.match(text)
+            if match:
+                text = f"{match[1]}+{match[2]}"
+            if len(text) > 40 or not _DATE.match(text):
+                raise ValueError(text)
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class CommaSeparatedChoiceField(forms.Field):
+    """One value or a comma-separated list, each one of the catalog's values."""
+
+    def __init__(self, *, choices: Mapping[str, str], noun: str, **kwargs: Any) -> None:
+        self.valid = tuple(choices)
+        self.noun = noun
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        if value in self.empty_values:
+            return []
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        values = [str(item).strip() for item in items if str(item).strip()]
+        unknown = [item for item in values if item not in self.valid]
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown {self.noun} {', '.join(map(repr, unknown[:5]))}; "
+                f"use one or more of: {_choices_text(self.valid)}.",
+                code="invalid_choice",
+            )
+        return list(dict.fromkeys(values))
+
+
+def _catalog_choice(choices: Mapping[str, str] | tuple[str, ...], noun: str) -> dict[str, Any]:
+    values = tuple(choices)
+    return {
+        "choices": [("", "")] + [(value, value) for value in values],
+        "error_messages": {
+            "invalid_choice": f"Unknown {noun} %(value)r; use one of: {_choices_text(values)}."
+        },
+    }
+
+
+def _id_field_kwargs(what: str) -> dict[str, Any]:
+    return {
+        "min_value": 1,
+        "max_value": _MAX_ID,
+        "error_messages": {
+            "invalid": f"Use the numeric id of the {what}.",
+            "min_value": f"Use the numeric id of the {what}.",
+            "max_value": f"Use the numeric id of the {what}.",
+        },
+    }
+
+
+class AuditEventFilterForm(forms.Form):
+    """Cross-parameter checks; the FilterSet gives it the organisation's time zone."""
+
+    tz: ZoneInfo = ZoneInfo("UTC")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        start_bound = self._bound(start, is_end=False) if start is not None else None
+        end_bound = self._bound(end, is_end=True) if end is not None else None
+        if start_bound is not None:
+            cleaned["start"] = start_bound
+        if end_bound is not None:
+            cleaned["end"] = end_bound
+        if start_bound and end_bound:
+            empty = (
+                start_bound.at >= end_bound.at
+                if end_bound.exclusive
+                else start_bound.at > end_bound.at
+            )
+            if empty:
+                self.add_error("start", "start is after end.")
+        return cleaned
+
+    def _bound(self, value: date | datetime, *, is_end: bool) -> Bound:
+        if isinstance(value, datetime):
+            if timezone.is_naive(value):
+                value = value.replace(tzinfo=self.tz)
+            return Bound(value)
+        if is_end:
+            if value == date.max:
+                return Bound(datetime.max.replace(tzinfo=self.tz))
+            return Bound(datetime.combine(value + timedelta(days=1), time.min, self.tz), True)
+        return Bound(datetime.combine(value, time.min, self.tz))
+
+
+class _FieldFilter(django_filters.Filter):
+    """A filter whose form field we choose; `apply` does the (tenant-indexed) narrowing."""
+
+    def filter(self, qs: AuditEventQuerySet, value: Any) -> AuditEventQuerySet:
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        return self.apply(qs, value)
+
+    def apply(self, qs: AuditEventQuerySet, value: Any) -> AuditEventQuerySet:
+        return qs.filter(**{self.field_name: value})
+
+
+class StartFilter(_FieldFilter):
+    field_class = DateOrDateTimeField
+
+    def apply(self, qs: AuditEventQuerySet, value: Bound) -> AuditEventQuerySet:
+        return qs.filter(occurred_at__gte=value.at)
+
+
+class EndFilter(_FieldFilter):
+    field_class = DateOrDateTimeField
+
+    def apply(self, qs: AuditEventQuerySet, value: Bound) -> AuditEventQuerySet:
+        if value.exclusive:
+            return qs.filter(occurred_at__lt=value.at)
+        return qs.filter(occurred_at__lte=value.at)
+
+
+class EventTypeFilter(_FieldFilter):
+    field_class = CommaSeparatedChoiceField
+
+    def apply(self, qs: AuditEventQuerySet, value: list[str]) -> AuditEventQuerySet:
+        if len(value) == 1:
+            return qs.filter(event_type=value[0])
+        return qs.filter(event_type__in=value)
+
+
+class ChoiceFilter(_FieldFilter):
+    field_class = forms.ChoiceField
+
+
+class TextFilter(_FieldFilter):
+    field_class = forms.CharField
+
+
+class IdFilter(_FieldFilter):
+    field_class = forms.IntegerField
+
+
+class PerformedByFilter(IdFilter):
+    def apply(self, qs: AuditEventQuerySet, value: int) -> AuditEventQuerySet:
+        # A user id unless actor_type names another performer (e.g. an API token's id).
+        actor_type = self.parent.form.cleaned_data.get("actor_type") or "user"
+        return qs.filter(actor_type=actor_type, actor_id=str(value))
+
+
+class SubjectUserFilter(IdFilter):
+    """`user` (authorization) and `agent` (work_session): the user the events are about."""
+
+    def __init__(self, *args: Any, event_type: str, **kwargs: Any) -> None:
+        self.event_type = event_type
+        super().__init__(*args, **kwargs)
+
+    def apply(self, qs: AuditEventQuerySet, value: int) -> AuditEventQuerySet:
+        return qs.filter(event_type=self.event_type, subject_type="user", subject_id=str(value))
+
+
+class KindFilter(ChoiceFilter):
+    def apply(self, qs: AuditEventQuerySet, value: str) -> AuditEventQuerySet:
+        return qs.filter(event_type="settings", subject_type=value)
+
+
+class IpFilter(_FieldFilter):
+    field_class = forms.GenericIPAddressField
+
+    def apply(self, qs: AuditEventQuerySet, value: str) -> AuditEventQuerySet:
+        return qs.filter(ip_address=value)
+
+
+class ILikeContains(Lookup):
+    """`col ILIKE '%value%'`: unlike Django's icontains (UPPER(col) LIKE …) a trigram index serves it."""
+
+    lookup_name = "ilike_contains"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        text = getattr(self.rhs, "value", self.rhs)  # a Value() when built as an expression
+        pattern = "%" + connection.ops.prep_for_like_query(str(text)) + "%"
+        return f"{lhs} ILIKE %s", [*lhs_params, pattern]
+
+
+class TextSearchFilter(TextFilter):
+    def apply(self, qs: AuditEventQuerySet, value: str) -> AuditEventQuerySet:
+        # search_text is a generated column with an (org_id, trigram) GIN index.
+        return qs.filter(ILikeContains(F("search_text"), value))
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    """SPEC section 5's filters over one organisation's events."""
+
+    start = StartFilter(
+        label="Start",
+        help_text="From this date (YYYY-MM-DD, in the organisation's time zone) or ISO 8601 date-time.",
+    )
+    end = EndFilter(
+        label="End",
+        help_text="Up to this date, inclusive (YYYY-MM-DD, organisation's time zone), or ISO 8601 date-time.",
+    )
+    event_type = EventTypeFilter(
+        label="Event type",
+        choices=catalog.EVENT_TYPES,
+        noun="event type",
+        help_text=f"One or a comma-separated list of: {_choices_text(catalog.EVENT_TYPES)}.",
+    )
+    action = ChoiceFilter(
+        label="Event",
+        **_catalog_choice(catalog.ACTIONS, "action"),
+        help_text=f"Exact action: {_choices_text(catalog.ACTIONS)}.",
+    )
+    section = ChoiceFilter(
+        label="Section",
+        **_catalog_choice(tuple(catalog.SECTIONS_BY_NAME), "section"),
+        help_text="Exact section name (e.g. User, Business Rule).",
+    )
+    property = TextFilter(
+        label="Property", max_length=64, help_text="Exact property name (e.g. email)."
+    )
+    performed_by = PerformedByFilter(
+        label="Performed by",
+        **_id_field_kwargs("user who performed the change"),
+        help_text="Id of the user who performed the change (of the actor_type performer when given).",
+    )
+    actor_type = ChoiceFilter(
+        label="Performed-by type",
+        **_catalog_choice(catalog.ACTOR_TYPES, "actor_type"),
+        help_text=f"Performed-by type: {_choices_text(catalog.ACTOR_TYPES)}.",
+    )
+    user = SubjectUserFilter(
+        label="User",
+        event_type="authorization",
+        **_id_field_kwargs("user"),
+        help_text="Authorization events about this user id (logins, changes to the user).",
+    )
+    kind = KindFilter(
+        label="Kind",
+        **_catalog_choice(catalog.SETTINGS_KINDS, "kind"),
+        help_text=f"Settings events of one kind: {_choices_text(catalog.SETTINGS_KINDS)}.",
+    )
+    agent = SubjectUserFilter(
+        label="Agent",
+        event_type="work_session",
+        **_id_field_kwargs("agent"),
+        help_text="Work-session events of this agent (user id).",
+    )
+    subject_type = TextFilter(
+        label="Subject type", max_length=64, help_text="Type of the object acted on."
+    )
+    subject_id = TextFilter(
+        label="Subject id", max_length=64, help_text="Id of the object acted on."
+    )
+    ip = IpFilter(
+        label="IP address",
+        error_messages={"invalid": "Enter a valid IPv4 or IPv6 address."},
+        help_text="IP address the request came from.",
+    )
+    q = TextSearchFilter(
+        label="Search",
+        max_length=Q_MAX_LENGTH,
+        help_text="Free text in the subject name, performed-by name, before and after values.",
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields: list[str] = []
+        form = AuditEventFilterForm
+
+    def __init__(self, data: Any = None, queryset: Any = None, *, org: Any, **kwargs: Any) -> None:
+        self.org = org
+        if queryset is None:
+            queryset = AuditEvent.objects.for_org(org.pk)
+        super().__init__(data, queryset, **kwargs)
+
+    @builtins.property  # the `property` filter above shadows the builtin in this class
+    def form(self) -> AuditEventFilterForm:
+        if not hasattr(self, "_form"):
+            form = super().form
+            form.tz = ZoneInfo(self.org.time_zone)
+        return self._form
+
+
+def _normalise(params: Mapping[str, Any]) -> dict[str, str]:
+    """Query dicts and JSON filter objects alike become {name: text}; empty values drop out."""
+    getter = getattr(params, "getlist", None)
+    data: dict[str, str] = {}
+    for name in FILTER_NAMES:
+        if name not in params:
+            continue
+        if getter is not None:
+            values = getter(name)
+            value: Any = values[-1] if values else None
+        else:
+            value = params[name]
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = str(value).lower()
+        text = str(value) if not isinstance(value, str) else value
+        if text.strip() != "":
+            data[name] = text
+    return data
+
+
+def filter_events(
+    org: Any, params: Mapping[str, Any], *, strict: bool = False
+) -> tuple[AuditEventQuerySet, dict[str, str]]:
+    """The organisation's events matching `params`, newest first, or `{parameter: message}`.
+
+    `strict` also rejects names that are not filters (for JSON filter objects, where a typo
+    would otherwise silently export everything).
+    """
+    errors: dict[str, str] = {}
+    if strict:
+        if not isinstance(params, Mapping):
+            return AuditEvent.objects.none(), {"filters": "Must be an object of filter parameters."}
+        for name in params:
+            if name not in FILTER_NAMES:
+                errors[str(name)[:64]] = (
+                    f"Unknown filter; use any of: {_choices_text(FILTER_NAMES)}."
+                )
+    filterset = AuditEventFilter(_normalise(params), org=org)
+    if not filterset.is_valid():
+        for name, messages in filterset.form.errors.items():
+            errors[name] = " ".join(str(message) for message in messages)
+    if errors:
+        return AuditEvent.objects.none(), errors
+    return filterset.qs.defer("search_text").newest_first(), {}
+
+
+def filters_key(org: Any, params: Mapping[str, Any]) -> str:
+    """A short fingerprint of (organisation, filters): cursors made for one set fail on another."""
+    canonical = json.dumps([org.pk, sorted(_normalise(params).items())], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def active_filters(params: Mapping[str, Any]) -> dict[str, str]:
+    """The filter parameters that are set, as text (for links, exports, the Export record)."""
+    return _normalise(params)
