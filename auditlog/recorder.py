@@ -189,6 +189,12 @@ class AuditedModel(models.Model):
 
     save.alters_data = True
 
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        spec = _registry.get(type(self))
+        if spec is not None:
+            _take_snapshot(spec, self)
+
     @classmethod
     def from_db(cls, db: str, field_names: list[str], values: list[Any]) -> "AuditedModel":
         instance = super().from_db(db, field_names, values)

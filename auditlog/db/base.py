@@ -71,14 +71,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super()._savepoint_rollback(sid)
 
     def _savepoint_commit(self, sid: str) -> None:
-        self._audit_marks.pop(sid, None)
-        super()._savepoint_commit(sid)
+        # Flush before RELEASE, so a failed write can still roll back to this savepoint.
         if (
             self.audit_buffer
             and self.atomic_blocks
             and all(getattr(block, "_from_testcase", False) for block in self.atomic_blocks)
         ):
             self.flush_audit_buffer()
+        self._audit_marks.pop(sid, None)
+        super()._savepoint_commit(sid)
 
     def _close(self) -> None:
         self.audit_buffer = []
