@@ -75,11 +75,12 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("API Token", "authorization", ("create", "delete"), ("name", "scopes"), "api_token"),
     Section("Export", "authorization", ("create",), ("format",), "export"),
-    Section("Plan", "billing", ("update",), ("plan",), "organization"),
+    # `create` once, when the organisation is provisioned with its initial plan and seats.
+    Section("Plan", "billing", ("create", "update"), ("plan",), "organization"),
     Section(
         "Seats",
         "billing",
-        ("update",),
+        ("create", "update"),
         ("full_time_seats", "seasonal_seats", "collaborator_seats"),
         "organization",
     ),
