@@ -1,3 +1,9 @@
 """URLs of the audit log: the viewer page and the REST API."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from auditlog import views
+
+urlpatterns: list = [
+    path("settings/security/audit-log/", views.audit_log, name="audit_log"),
+]

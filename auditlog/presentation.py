@@ -1,0 +1,243 @@
+"""How the audit-log viewer shows a row: performed-by labels, local dates, values and their diffs.
+
+Everything here is pure formatting of rows already read; the page view decides which rows.
+"""
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from typing import Any
+
+from django.apps import apps
+from django.urls import NoReverseMatch, reverse
+
+from auditlog import catalog
+from auditlog.models import AuditEvent
+
+# A cell shows at most this many characters; the popover always shows the whole value.
+CELL_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    text: str
+    mark: str = ""  # "added", "removed" or "" (unchanged)
+
+
+@dataclass(slots=True)
+class Value:
+    """One Before or After cell."""
+
+    raw: Any
+    short: str  # what the cell shows, possibly truncated
+    full: str  # what the popover shows
+    is_json: bool
+    truncated: bool
+    lines: list[Line] = field(default_factory=list)  # the popover's lines, diff-marked for JSON
+
+    @property
+    def empty(self) -> bool:
+        return self.raw is None
+
+    @property
+    def changed_lines(self) -> int:
+        return sum(1 for line in self.lines if line.mark)
+
+
+@dataclass(slots=True)
+class Row:
+    event: AuditEvent
+    performed_by: str
+    performed_by_note: str
+    local_text: str  # in the organisation's time zone
+    utc_iso: str  # for <time datetime>
+    utc_text: str  # the exact UTC time, shown on hover
+    event_label: str
+    property_label: str
+    before: Value
+    after: Value
+    subject_url: str | None
+    object_query: str | None
+    capacity: dict[str, Any] | None
+
+
+def performed_by_label(event: AuditEvent) -> tuple[str, str]:
+    """The Performed By cell: a person's name, or the automation and its kind; plus a note."""
+    kind, name = event.actor_type, (event.actor_name or "").strip()
+    note = ""
+    if kind == "user":
+        label = name or "Deleted user"
+    elif kind == "system":
+        label = "System"
+        if (event.metadata or {}).get("reason") == "heartbeat_lapse":
+            label = "System (connectivity lapse)"
+            last = event.metadata.get("last_heartbeat")
+            note = "Heartbeat lapsed" + (f"; last heartbeat {last}" if last else "")
+    elif kind == "queue_router":
+        label = "Queue router"
+    else:
+        prefix = {"business_rule": "Business rule", "workflow": "Workflow", "api": "API"}.get(
+            kind, catalog.ACTOR_TYPES.get(kind, kind)
+        )
+        label = f"{prefix}: {name}" if name and name.lower() != prefix.lower() else prefix
+    return label, note
+
+
+def _is_structured(value: Any) -> bool:
+    return isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+    )
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def _short(text: str) -> tuple[str, bool]:
+    one_line = " ".join(text.split())
+    if len(one_line) <= CELL_CHARS:
+        return one_line, one_line != text
+    return one_line[: CELL_CHARS - 1].rstrip() + "…", True
+
+
+def _value(raw: Any, full: str, is_json: bool, lines: list[Line]) -> Value:
+    if is_json:
+        short, truncated = _short(json.dumps(raw, ensure_ascii=False, sort_keys=True))
+        truncated = True  # the popover's pretty-printed form always says more than the cell
+    else:
+        short, truncated = _short(full)
+    return Value(raw, short, full, is_json, truncated, lines)
+
+
+def before_after(before: Any, after: Any) -> tuple[Value, Value]:
+    """Both cells of a row; JSON values get line marks from a diff of their pretty forms."""
+    if _is_structured(before) or _is_structured(after):
+        old = _pretty(before).splitlines() if before is not None else []
+        new = _pretty(after).splitlines() if after is not None else []
+        old_marks = [""] * len(old)
+        new_marks = [""] * len(new)
+        matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag in ("replace", "delete"):
+                old_marks[i1:i2] = ["removed"] * (i2 - i1)
+            if tag in ("replace", "insert"):
+                new_marks[j1:j2] = ["added"] * (j2 - j1)
+        # A value created from nothing (or deleted to nothing) is not "a difference" line by line.
+        if before is None:
+            new_marks = [""] * len(new)
+        if after is None:
+            old_marks = [""] * len(old)
+        return (
+            _value(
+                before,
+                "\n".join(old),
+                before is not None,
+                [Line(t, m) for t, m in zip(old, old_marks, strict=True)],
+            ),
+            _value(
+                after,
+                "\n".join(new),
+                after is not None,
+                [Line(t, m) for t, m in zip(new, new_marks, strict=True)],
+            ),
+        )
+    before_text, after_text = _plain(before), _plain(after)
+    return (
+        _value(before, before_text, False, [Line(t) for t in before_text.splitlines()]),
+        _value(after, after_text, False, [Line(t) for t in after_text.splitlines()]),
+    )
+
+
+def property_label(name: str | None) -> str:
+    if not name:
+        return ""
+    return name.replace("_", " ").capitalize()
+
+
+# subject_type -> (model label, URL name of its page). Models or pages that do not exist
+# (yet) are skipped, so the viewer links to whatever the product can show.
+SUBJECT_PAGES: dict[str, tuple[str, str]] = {
+    "user": ("accounts.User", "accounts:user_edit"),
+    "role_group": ("accounts.RoleGroup", "accounts:role_group_edit"),
+    "search": ("settings_app.Search", "settings_app:search_edit"),
+    "shortcut": ("settings_app.Shortcut", "settings_app:shortcut_edit"),
+    "business_rule": ("settings_app.BusinessRule", "settings_app:business_rule_edit"),
+    "support_access": ("settings_app.SupportAccess", "settings_app:support_access_edit"),
+    "conversation": ("conversations.Conversation", "conversations:conversation_edit"),
+    "customer": ("conversations.Customer", "conversations:customer_edit"),
+}
+
+
+def subject_urls(events: Sequence[AuditEvent]) -> dict[tuple[str, str], str]:
+    """Links to the subjects of these rows that still exist: one query per subject type."""
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        if event.subject_id and event.subject_type in SUBJECT_PAGES:
+            wanted.setdefault(event.subject_type, set()).add(event.subject_id)
+    urls: dict[tuple[str, str], str] = {}
+    for subject_type, ids in wanted.items():
+        label, url_name = SUBJECT_PAGES[subject_type]
+        try:
+            model = apps.get_model(label)
+            reverse(url_name, args=[0])
+        except (LookupError, NoReverseMatch):
+            continue
+        pks = [int(pk) for pk in ids if pk.isdigit()]
+        # The scoped manager: a subject id from another organisation can never become a link.
+        for pk in model.objects.filter(pk__in=pks).values_list("pk", flat=True):
+            urls[(subject_type, str(pk))] = reverse(url_name, args=[pk])
+    return urls
+
+
+def capacity_facts(event: AuditEvent) -> dict[str, Any] | None:
+    metadata = event.metadata or {}
+    if event.section != "Work Session" or "capacity" not in metadata:
+        return None
+    return {
+        "load_before": metadata.get("load_before"),
+        "load_after": metadata.get("load_after"),
+        "capacity": metadata.get("capacity"),
+        "over_capacity": bool(metadata.get("over_capacity")),
+    }
+
+
+def rows(events: Iterable[AuditEvent], tz: tzinfo, object_query: Any) -> list[Row]:
+    """Viewer rows for events; `object_query(event)` builds the "all events for this object" query."""
+    events = list(events)
+    urls = subject_urls(events)
+    result = []
+    for event in events:
+        label, note = performed_by_label(event)
+        before, after = before_after(event.before, event.after)
+        result.append(
+            Row(
+                event=event,
+                performed_by=label,
+                performed_by_note=note,
+                local_text=f"{event.occurred_at.astimezone(tz):%d %b %Y, %H:%M:%S}",
+                utc_iso=f"{event.occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+                utc_text=f"{event.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+                event_label=catalog.ACTIONS.get(event.action, event.action),
+                property_label=property_label(event.property),
+                before=before,
+                after=after,
+                subject_url=urls.get((event.subject_type, event.subject_id or "")),
+                object_query=object_query(event) if event.subject_id else None,
+                capacity=capacity_facts(event),
+            )
+        )
+    return result

@@ -1,0 +1,193 @@
+"""Settings > Security > Audit Log: the Administrator's filtered, cursor-paged view of the log."""
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.decorators import org_permission_required
+from accounts.models import User
+from auditlog import catalog, filters, paging, presentation
+
+DEFAULT_DAYS = 7
+EXPORT_CSV_PATH = "/api/v1/audit-events/export.csv"
+EXPORT_NDJSON_PATH = "/api/v1/audit-events/export.ndjson"
+
+# Sub-filters shown per event type: the catalog says which, the page says how they look.
+SUB_FILTER_LABELS: dict[str, str] = {
+    "user": "User",
+    "kind": "Kind",
+    "performed_by": "Performed by",
+    "agent": "Agent",
+    "subject_id": "Object id",
+}
+# With one of these event types, `subject_id` always means an object of this subject type;
+# saying so lets PostgreSQL walk the (org, subject_type, subject_id, time) index.
+SUBJECT_TYPE_OF: dict[str, str] = {"conversation": "conversation", "customer": "customer"}
+
+
+def _query(params: dict[str, str], **changes: str | None) -> str:
+    merged = {**params, **changes}
+    return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+
+def _effective_params(request: HttpRequest, org: Any) -> dict[str, str]:
+    """The filters the page applies: the URL's, or the last 7 days when the URL has none."""
+    query: QueryDict = request.GET
+    params = {name: query.get(name, "") for name in filters.FILTER_NAMES if name in query}
+    if not any(name in query for name in filters.FILTER_NAMES):
+        today = timezone.now().astimezone(org.tz).date()
+        params["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        params["end"] = today.isoformat()
+    return {name: value for name, value in params.items() if value.strip() != ""}
+
+
+def _shown_in_form(params: dict[str, str]) -> set[str]:
+    """The filters the form shows as fields: the fixed ones and the chosen types' sub-filters."""
+    chosen = {t.strip() for t in params.get("event_type", "").split(",") if t.strip()}
+    shown = {"start", "end", "event_type", "q"}
+    for event_type in chosen:
+        shown.update(catalog.SUB_FILTERS.get(event_type, ()))
+    return shown
+
+
+def _query_params(params: dict[str, str]) -> dict[str, str]:
+    """What the filters run on: the URL's filters plus facts implied by them."""
+    types = params.get("event_type", "").split(",")
+    if len(types) == 1 and types[0] in SUBJECT_TYPE_OF and params.get("subject_id"):
+        return {"subject_type": SUBJECT_TYPE_OF[types[0]], **params}
+    return params
+
+
+def _subfilter_groups(params: dict[str, str], users: list[tuple[str, str]]) -> list[dict]:
+    chosen = {t.strip() for t in params.get("event_type", "").split(",") if t.strip()}
+    groups = []
+    for event_type, names in catalog.SUB_FILTERS.items():
+        if not names:
+            continue
+        fields = []
+        for name in names:
+            field: dict[str, Any] = {
+                "name": name,
+                "label": SUB_FILTER_LABELS[name],
+                "value": params.get(name, ""),
+                "options": None,
+            }
+            if name in ("user", "performed_by", "agent"):
+                field |= {"options": users, "any_label": "Anyone"}
+            elif name == "kind":
+                field |= {"options": list(catalog.SETTINGS_KINDS.items()), "any_label": "All kinds"}
+            else:
+                field["label"] = f"{catalog.EVENT_TYPES[event_type]} id"
+                field["placeholder"] = "e.g. 42"
+            fields.append(field)
+        groups.append(
+            {
+                "event_type": event_type,
+                "label": catalog.EVENT_TYPES[event_type],
+                "active": event_type in chosen,
+                "fields": fields,
+            }
+        )
+    return groups
+
+
+def _summary(params: dict[str, str]) -> str:
+    start, end = params.get("start"), params.get("end")
+    if start and end:
+        return f"Events from {start} to {end}"
+    if start:
+        return f"Events since {start}"
+    if end:
+        return f"Events up to {end}"
+    return "Events of all dates"
+
+
+@org_permission_required("audit.view")
+def audit_log(request: HttpRequest) -> HttpResponse:
+    org = request.user.org
+    tz = org.tz
+    params = _effective_params(request, org)
+    query_params = _query_params(params)
+    errors: dict[str, str] = {}
+    page = None
+    page_size = paging.DEFAULT_PAGE_SIZE
+    try:
+        page_size = paging.page_size_from(request.GET)
+    except paging.PagingError as problem:
+        errors |= problem.as_errors()
+    queryset, filter_errors = filters.filter_events(org, query_params)
+    errors |= filter_errors
+    if not errors:
+        try:
+            page = paging.keyset_page(
+                queryset,
+                request.GET.get("cursor") or None,
+                page_size,
+                filters.filters_key(org, query_params),
+            )
+        except paging.PagingError as problem:
+            errors |= problem.as_errors()
+
+    page_params = {**params, "page_size": str(page_size)}
+    if page_size == paging.DEFAULT_PAGE_SIZE:
+        page_params.pop("page_size")
+    rows = []
+    newer_url = older_url = None
+    if page is not None:
+        rows = presentation.rows(
+            page.items,
+            tz,
+            lambda event: _query({}, subject_type=event.subject_type, subject_id=event.subject_id),
+        )
+        if page.previous_cursor:
+            newer_url = "?" + _query(page_params, cursor=page.previous_cursor)
+        if page.next_cursor:
+            older_url = "?" + _query(page_params, cursor=page.next_cursor)
+
+    users = [
+        (str(pk), name or email)
+        for pk, name, email in User.objects.order_by("name", "email").values_list(
+            "pk", "name", "email"
+        )
+    ]
+    # Any other filter in the URL (a shared link, "all events for this object") stays
+    # visible as a removable chip instead of filtering unseen.
+    shown = _shown_in_form(params)
+    extra = [
+        (name, value, "?" + _query(page_params, **{name: None}))
+        for name, value in params.items()
+        if name not in shown
+    ]
+    export_filters = filters.active_filters(params)
+    export_query = urlencode(export_filters)
+    values = {name: params.get(name, "") for name in filters.FILTER_NAMES}
+    type_options = list(catalog.EVENT_TYPES.items())
+    if values["event_type"] and values["event_type"] not in catalog.EVENT_TYPES:
+        # A list of types (from the API or a shared link) is kept as one choice.
+        type_options.append((values["event_type"], values["event_type"].replace(",", ", ")))
+
+    context = {
+        "values": values,
+        "event_type_options": type_options,
+        "subfilter_groups": _subfilter_groups(params, users),
+        "extra_filters": extra,
+        "rows": rows,
+        "errors": sorted(errors.items()),
+        "newer_url": newer_url,
+        "older_url": older_url,
+        "page_sizes": paging.PAGE_SIZES,
+        "page_size": page_size,
+        "reset_url": request.path,
+        "summary": _summary(params),
+        "tz_name": org.time_zone,
+        "can_export": request.user.has_org_perm("audit.export"),
+        "export_csv_url": f"{EXPORT_CSV_PATH}?{export_query}",
+        "export_ndjson_url": f"{EXPORT_NDJSON_PATH}?{export_query}",
+        "export_filters_json": json.dumps(export_filters),
+    }
+    return render(request, "auditlog/audit_log.html", context, status=400 if errors else 200)
