@@ -166,6 +166,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["route-queued-conversations"] = {
+    "task": "worksession.tasks.route_all_organizations",
+    "schedule": 10.0,
+}
+CELERY_BEAT_SCHEDULE["detect-heartbeat-lapses"] = {
+    "task": "worksession.tasks.detect_heartbeat_lapses",
+    "schedule": 15.0,
+}
+CELERY_BEAT_SCHEDULE["close-stale-conversations"] = {
+    "task": "conversations.tasks.close_stale_conversations_all",
+    "schedule": 300.0,
+}
+# A work session with no sign of life (login or workspace heartbeat) for this long has ended.
+WORK_SESSION_TIMEOUT_SECONDS = int(os.environ.get("WORK_SESSION_TIMEOUT_SECONDS", "1800"))
 
 LOGGING = {
     "version": 1,

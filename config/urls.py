@@ -13,4 +13,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("conversations.urls")),
+    path("", include("worksession.urls")),
+    path("api/v1/", include("conversations.api_urls")),
 ]
