@@ -74,7 +74,8 @@ class DateOrDateTimeField(forms.Field):
             return None
         if isinstance(value, date):
             return value
-        text = str(value).strip()
+        # RFC 3339 allows a lower-case "t" and "z"; Python only parses upper case.
+        text = str(value).strip().upper()
         try:
             if _DATE.fullmatch(text):
                 return date.fromisoformat(text)

@@ -1,11 +1,15 @@
 """The audit record: one row per changed property, append-only, tenant first."""
 
 import builtins
+import uuid
 
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Cast, Concat
+from django.urls import reverse
+from django.utils import timezone
 
+from accounts.tenancy import TenantModel
 from auditlog import catalog
 
 
@@ -117,3 +121,55 @@ class AuditEvent(models.Model):
     @builtins.property
     def subject(self) -> dict:
         return {"type": self.subject_type, "id": self.subject_id, "name": self.subject_name}
+
+
+class AuditExport(TenantModel):
+    """A background export of one organisation's filtered log to a file, and its progress."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    FORMATS = ("csv", "ndjson")
+
+    # Random, so export ids reveal nothing about other organisations' activity.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    format = models.CharField(max_length=8, choices=[(f, f) for f in FORMATS])
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    rows_expected = models.BigIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    file_name = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=255, help_text="Who asked: a user or a token.")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["org", "-created_at"], name="auditexport_org_created"),
+            models.Index(fields=["status", "expires_at"], name="auditexport_status_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} export {self.pk} ({self.status})"
+
+    @builtins.property
+    def downloadable(self) -> bool:
+        return (
+            self.status == self.Status.DONE
+            and self.expires_at is not None
+            and self.expires_at > timezone.now()
+        )
+
+    @builtins.property
+    def download_path(self) -> str:
+        return reverse("api-export-download", kwargs={"pk": self.pk})

@@ -1,9 +1,27 @@
 """URLs of the audit log: the viewer page and the REST API."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from auditlog import views
+from auditlog import api, views
 
 urlpatterns: list = [
     path("settings/security/audit-log/", views.audit_log, name="audit_log"),
+    path("api/v1/audit-events/", api.AuditEventListView.as_view(), name="api-audit-events"),
+    re_path(
+        r"^api/v1/audit-events/export\.(?P<fmt>csv|ndjson)$",
+        api.AuditEventExportView.as_view(),
+        name="api-audit-events-export",
+    ),
+    path(
+        "api/v1/audit-events/<str:id>/",
+        api.AuditEventDetailView.as_view(),
+        name="api-audit-event",
+    ),
+    path("api/v1/exports/", api.ExportListView.as_view(), name="api-exports"),
+    path("api/v1/exports/<uuid:pk>/", api.ExportDetailView.as_view(), name="api-export-detail"),
+    path(
+        "api/v1/exports/<uuid:pk>/download",
+        api.ExportDownloadView.as_view(),
+        name="api-export-download",
+    ),
 ]

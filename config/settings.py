@@ -147,7 +147,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "auditlog.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api_access.TokenRateThrottle"],
 }
+# Requests per API token ("N/second|minute|hour|day"); over it the API answers 429 + Retry-After.
+API_TOKEN_RATE = os.environ.get("API_TOKEN_RATE", "600/minute")
+# Background audit exports: how long a finished file can be downloaded before it is deleted.
+EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Auditdesk API",
     "DESCRIPTION": "The System Audit Log and the support-desk objects it records.",
@@ -166,6 +171,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Task modules outside an app's tasks.py (autodiscovery only looks there).
+CELERY_IMPORTS = ("auditlog.exports",)
+CELERY_BEAT_SCHEDULE["audit-exports-delete-expired"] = {
+    "task": "auditlog.exports_delete_expired",
+    "schedule": timedelta(days=1),
+}
 CELERY_BEAT_SCHEDULE["route-queued-conversations"] = {
     "task": "worksession.tasks.route_all_organizations",
     "schedule": 10.0,

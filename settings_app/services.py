@@ -199,8 +199,10 @@ def _access_level(access_level: str) -> str:
 
 
 def _expiry(expires_at: datetime) -> datetime:
-    if timezone.is_naive(expires_at):
-        raise ValidationError({"expires_at": "The expiry needs a time zone."})
+    """A future, time-zone-aware expiry, to the minute (as the page shows and edits it)."""
+    if not isinstance(expires_at, datetime) or timezone.is_naive(expires_at):
+        raise ValidationError({"expires_at": "The expiry must be a date and time with a zone."})
+    expires_at = expires_at.replace(second=0, microsecond=0)
     if expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     return expires_at
@@ -231,7 +233,7 @@ def support_access_update(
     """Change level or expiry, or re-enable a revoked grant (which then needs a future expiry)."""
     if access_level is not None:
         grant.access_level = _access_level(access_level)
-    if expires_at is not None and expires_at != grant.expires_at:
+    if expires_at is not None and expires_at.replace(second=0, microsecond=0) != grant.expires_at:
         grant.expires_at = _expiry(expires_at)
     if enabled is not None:
         if enabled and not grant.enabled and grant.expires_at <= timezone.now():

@@ -1,0 +1,84 @@
+"""Who may call an API endpoint: token scopes or role permissions, and per-token rate limits.
+
+A view declares `required_scope` (for API tokens) and `required_permission` (for signed-in
+people); `ScopeOrPermission` enforces both and answers 403 naming what is missing.
+`TokenRateThrottle` limits each API token separately, on the shared Redis cache.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, permissions, throttling
+
+from accounts.authentication import ApiClient
+
+DEFAULT_RATE_PER_TOKEN = "600/minute"  # noqa: S105 - a rate, not a secret
+
+
+class ScopeOrPermission(permissions.BasePermission):
+    """Tokens need the view's scope; people need its organisation permission."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False  # DRF answers 401 with the Bearer challenge
+        scope = getattr(view, "required_scope", None)
+        permission = getattr(view, "required_permission", None)
+        if isinstance(user, ApiClient):
+            if scope is None or not user.has_scope(scope):
+                raise exceptions.PermissionDenied(
+                    {
+                        "detail": f"This API token does not have the {scope!r} scope.",
+                        "missing_scope": scope or "",
+                    }
+                )
+            return True
+        if getattr(user, "org_id", None) is None:
+            raise exceptions.PermissionDenied("Only members of an organisation can use this API.")
+        if permission is not None and not user.has_org_perm(permission):
+            raise exceptions.PermissionDenied(
+                {
+                    "detail": f"Your role does not include the {permission!r} permission.",
+                    "missing_permission": permission,
+                }
+            )
+        return True
+
+
+class TokenRateThrottle(throttling.SimpleRateThrottle):
+    """Per API token: each token has its own budget; session requests are not limited here.
+
+    The rate is read from settings.API_TOKEN_RATE on each request (not frozen at import),
+    so deployments and tests can change it.
+    """
+
+    scope = "token"
+
+    def __init__(self) -> None:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_rate(self) -> str:
+        return getattr(settings, "API_TOKEN_RATE", DEFAULT_RATE_PER_TOKEN)
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        user = request.user
+        if not isinstance(user, ApiClient):
+            return None
+        # The prefix is the token's unique public id; unlike the pk it is never reused.
+        return self.cache_format % {"scope": self.scope, "ident": user.token.prefix}
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents organisation API tokens in the OpenAPI schema (`Authorization: Bearer …`)."""
+
+    target_class = "accounts.authentication.BearerTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An organisation API token (Settings > Security > API Tokens).",
+        }

@@ -1,0 +1,409 @@
+"""The audit REST API (SPEC section 5): events by cursor, streamed and background exports.
+
+Views stay thin: parse, call filters/paging/exports, render. Administrators (session) and
+API tokens with the right scope only; another organisation's ids answer 404.
+"""
+
+from typing import Any
+
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from accounts.api_access import ScopeOrPermission
+from auditlog import catalog
+from auditlog.exports import (
+    FORMATS,
+    ExportError,
+    export_path,
+    export_start,
+    export_stream_start,
+)
+from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key
+from auditlog.models import AuditEvent, AuditExport
+from auditlog.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PagingError,
+    keyset_page,
+    page_size_from,
+)
+from auditlog.serializers import (
+    AuditEventPageSerializer,
+    AuditEventSerializer,
+    ErrorSerializer,
+    ExportRequestSerializer,
+    ExportSerializer,
+)
+
+_MAX_EVENT_ID = 2**63 - 1
+
+
+class BadParameters(exceptions.APIException):
+    """400 naming each bad parameter: `{"detail": …, "errors": {parameter: problem}}`."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        names = ", ".join(errors)
+        super().__init__({"detail": f"Invalid parameter(s): {names}.", "errors": errors})
+
+
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = "This export has expired; start a new one."
+    default_code = "gone"
+
+
+class NotReady(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This export has not finished yet; check its progress."
+    default_code = "not_ready"
+
+
+def request_org(request: Request) -> Any:
+    """The caller's organisation: the token's, or the signed-in person's."""
+    return request.user.org
+
+
+def _id_schema(what: str) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": _MAX_EVENT_ID, "description": what}
+
+
+def _enum(values: Any) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+_DATE_OR_DATETIME = {
+    "oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
+
+FILTER_PARAMETERS: list[OpenApiParameter] = [
+    OpenApiParameter(
+        "start",
+        _DATE_OR_DATETIME,
+        description="From this day (YYYY-MM-DD, in the organisation's time zone) or ISO 8601 "
+        "date-time (without an offset: the organisation's time zone).",
+    ),
+    OpenApiParameter(
+        "end",
+        _DATE_OR_DATETIME,
+        description="Up to this day inclusive (YYYY-MM-DD, organisation's time zone) or up to "
+        "and including an ISO 8601 date-time. Must not be before `start`.",
+    ),
+    OpenApiParameter(
+        "event_type",
+        {"type": "string", "pattern": "^[a-z_]+(,[a-z_]+)*$"},
+        description="One event type or a comma-separated list of: "
+        + ", ".join(catalog.EVENT_TYPES),
+    ),
+    OpenApiParameter(
+        "action", _enum(catalog.ACTIONS), description="Exact action (the Event column)."
+    ),
+    OpenApiParameter("section", _enum(catalog.SECTIONS_BY_NAME), description="Exact section."),
+    OpenApiParameter(
+        "property", {"type": "string", "maxLength": 64}, description="Exact property name."
+    ),
+    OpenApiParameter(
+        "performed_by",
+        _id_schema(
+            "Id of the user who performed the change (of the `actor_type` performer if given)."
+        ),
+    ),
+    OpenApiParameter("actor_type", _enum(catalog.ACTOR_TYPES), description="Performed-by type."),
+    OpenApiParameter("user", _id_schema("Authorization events about this user (logins, changes).")),
+    OpenApiParameter(
+        "kind", _enum(catalog.SETTINGS_KINDS), description="Settings events of one kind."
+    ),
+    OpenApiParameter("agent", _id_schema("Work-session events of this agent (user id).")),
+    OpenApiParameter(
+        "subject_type",
+        {"type": "string", "maxLength": 64},
+        description="Type of the object acted on.",
+    ),
+    OpenApiParameter(
+        "subject_id", {"type": "string", "maxLength": 64}, description="Id of the object acted on."
+    ),
+    OpenApiParameter(
+        "ip",
+        {"oneOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]},
+        description="IP address the request came from.",
+    ),
+    OpenApiParameter(
+        "q",
+        {"type": "string", "maxLength": Q_MAX_LENGTH},
+        description="Free text in subject name, performed-by name, before and after values "
+        "(case-insensitive substring).",
+    ),
+]
+PAGING_PARAMETERS: list[OpenApiParameter] = [
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+        description=f"Events per page, 1 to {MAX_PAGE_SIZE}.",
+    ),
+    OpenApiParameter(
+        "cursor",
+        OpenApiTypes.STR,
+        description="Opaque cursor from a previous page's `next` or `previous` link; "
+        "valid only with the same filters.",
+    ),
+]
+
+_ERROR = OpenApiResponse(ErrorSerializer, description="Error with a `detail` message.")
+_BAD_INPUT = OpenApiResponse(
+    ErrorSerializer, description="Bad input: `errors` maps each bad parameter to its problem."
+)
+_THROTTLED = OpenApiResponse(
+    ErrorSerializer,
+    description="Too many requests for this API token; retry after `Retry-After` seconds.",
+)
+COMMON_ERRORS: dict[int, OpenApiResponse] = {
+    401: OpenApiResponse(ErrorSerializer, description="No or invalid credentials."),
+    403: OpenApiResponse(
+        ErrorSerializer,
+        description="The token lacks the scope (`missing_scope`) or the person the "
+        "permission (`missing_permission`).",
+    ),
+    429: _THROTTLED,
+}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before the token may call again.",
+)
+
+
+class AuditApiView(APIView):
+    permission_classes = [ScopeOrPermission]
+    required_scope = "audit:read"
+    required_permission = "audit.view"
+
+
+class AuditEventListView(AuditApiView):
+    @extend_schema(
+        operation_id="audit_events_list",
+        summary="List audit events, newest first",
+        parameters=[*FILTER_PARAMETERS, *PAGING_PARAMETERS, RETRY_AFTER],
+        responses={200: AuditEventPageSerializer, 400: _BAD_INPUT, **COMMON_ERRORS},
+        tags=["audit"],
+    )
+    def get(self, request: Request) -> Response:
+        org = request_org(request)
+        params = request.query_params
+        errors: dict[str, str] = {}
+        size = DEFAULT_PAGE_SIZE
+        try:
+            size = page_size_from(params)
+        except PagingError as error:
+            errors.update(error.as_errors())
+        queryset, filter_errors = filter_events(org, params)
+        errors.update(filter_errors)
+        if errors:
+            raise BadParameters(errors)
+        try:
+            page = keyset_page(queryset, params.get("cursor"), size, filters_key(org, params))
+        except PagingError as error:
+            raise BadParameters(error.as_errors()) from None
+        return Response(
+            {
+                "next": self._link(request, page.next_cursor),
+                "previous": self._link(request, page.previous_cursor),
+                "results": AuditEventSerializer(page.items, many=True).data,
+            }
+        )
+
+    @staticmethod
+    def _link(request: Request, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        url = request.build_absolute_uri()
+        return replace_query_param(url, "cursor", cursor)
+
+
+class AuditEventDetailView(AuditApiView):
+    @extend_schema(
+        operation_id="audit_events_retrieve",
+        summary="One audit event",
+        parameters=[OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH), RETRY_AFTER],
+        responses={200: AuditEventSerializer, 404: _ERROR, **COMMON_ERRORS},
+        tags=["audit"],
+    )
+    def get(self, request: Request, id: str) -> Response:
+        # Ids are opaque strings to callers; anything that is not one of ours is simply absent.
+        if not id.isascii() or not id.isdigit() or int(id) > _MAX_EVENT_ID:
+            raise Http404
+        event = AuditEvent.objects.for_org(request_org(request).pk).filter(pk=int(id)).first()
+        if event is None:
+            raise Http404
+        return Response(AuditEventSerializer(event).data)
+
+
+class _AlwaysJsonErrors:
+    """Export endpoints answer files, but their errors are JSON whatever the Accept header."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)
+
+
+class AuditEventExportView(_AlwaysJsonErrors, AuditApiView):
+    required_scope = "audit:export"
+    required_permission = "audit.export"
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="audit_events_export",
+        summary="Stream the filtered events as CSV or NDJSON",
+        description="The whole filtered set, newest first, streamed with constant memory. CSV "
+        "has a header row; performed_by and subject are flattened to performed_by_type, "
+        "performed_by_id, performed_by_name, subject_type, subject_id, subject_name; before, "
+        "after and metadata are JSON text. NDJSON has one event object per line.",
+        parameters=[
+            OpenApiParameter(
+                "fmt", _enum(FORMATS), OpenApiParameter.PATH, description="csv or ndjson"
+            ),
+            *FILTER_PARAMETERS,
+            RETRY_AFTER,
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV file"),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="NDJSON file"
+            ),
+            400: _BAD_INPUT,
+            **COMMON_ERRORS,
+        },
+        tags=["audit"],
+    )
+    def get(self, request: Request, fmt: str) -> StreamingHttpResponse:
+        org = request_org(request)
+        try:
+            chunks = export_stream_start(org=org, fmt=fmt, params=request.query_params)
+        except ExportError as error:
+            raise BadParameters(error.errors) from None
+        response = StreamingHttpResponse(chunks, content_type=FORMATS[fmt]["content_type"])
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = (
+            f'attachment; filename="audit-events-{org.slug}-{stamp}.{fmt}"'
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ExportListView(AuditApiView):
+    required_scope = "audit:export"
+    required_permission = "audit.export"
+
+    @extend_schema(
+        operation_id="exports_create",
+        summary="Start a background export",
+        request=ExportRequestSerializer,
+        responses={202: ExportSerializer, 400: _BAD_INPUT, **COMMON_ERRORS},
+        tags=["exports"],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if not isinstance(data, dict):
+            raise BadParameters({"body": 'Send a JSON object: {"format": …, "filters": {…}}.'})
+        fmt = data.get("format")
+        if not isinstance(fmt, str) or fmt not in FORMATS:
+            raise BadParameters({"format": f"Use one of: {', '.join(FORMATS)}."})
+        try:
+            export = export_start(
+                org=request_org(request),
+                fmt=fmt,
+                filters=data.get("filters") or {},
+                requested_by=str(request.user),
+            )
+        except ExportError as error:
+            raise BadParameters(error.errors) from None
+        body = ExportSerializer(export, context={"request": request}).data
+        location = request.build_absolute_uri(
+            reverse("api-export-detail", kwargs={"pk": export.pk})
+        )
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+    @extend_schema(
+        operation_id="exports_list",
+        summary="Recent background exports",
+        responses={200: ExportSerializer(many=True), **COMMON_ERRORS},
+        tags=["exports"],
+    )
+    def get(self, request: Request) -> Response:
+        exports = AuditExport.objects.all()[:50]
+        return Response(ExportSerializer(exports, many=True, context={"request": request}).data)
+
+
+def _export_or_404(pk: str) -> AuditExport:
+    export = AuditExport.objects.filter(pk=pk).first()  # scoped to the caller's organisation
+    if export is None:
+        raise Http404
+    return export
+
+
+class ExportDetailView(AuditApiView):
+    required_scope = "audit:export"
+    required_permission = "audit.export"
+
+    @extend_schema(
+        operation_id="exports_retrieve",
+        summary="Status and progress of a background export",
+        responses={200: ExportSerializer, 404: _ERROR, **COMMON_ERRORS},
+        tags=["exports"],
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(ExportSerializer(_export_or_404(pk), context={"request": request}).data)
+
+
+class ExportDownloadView(_AlwaysJsonErrors, AuditApiView):
+    required_scope = "audit:export"
+    required_permission = "audit.export"
+
+    @extend_schema(
+        operation_id="exports_download",
+        summary="Download a finished export",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV file"),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="NDJSON file"
+            ),
+            404: _ERROR,
+            409: OpenApiResponse(ErrorSerializer, description="Not finished yet."),
+            410: OpenApiResponse(ErrorSerializer, description="Expired; start a new export."),
+            **COMMON_ERRORS,
+        },
+        tags=["exports"],
+    )
+    def get(self, request: Request, pk: Any) -> FileResponse:
+        export = _export_or_404(pk)
+        if export.status == AuditExport.Status.EXPIRED or (
+            export.status == AuditExport.Status.DONE and not export.downloadable
+        ):
+            raise Gone()
+        if export.status != AuditExport.Status.DONE:
+            raise NotReady()
+        path = export_path(export)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            raise Gone() from None
+        stamp = export.created_at.strftime("%Y%m%dT%H%M%SZ")
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"audit-events-{export.org.slug}-{stamp}.{FORMATS[export.format]['extension']}",
+            content_type=FORMATS[export.format]["content_type"],
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,142 @@
+"""JSON shapes of the audit API: the event record of SPEC section 3, pages, exports and errors."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from auditlog import catalog
+from auditlog.models import AuditEvent, AuditExport
+
+# One timestamp format everywhere (API, CSV, NDJSON): UTC, microseconds, explicit offset.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
+def utc_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+class PartySerializer(serializers.Serializer):
+    """Who acted or what was acted on: `{type, id, name}`."""
+
+    type = serializers.CharField()
+    id = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_blank=True)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "date-time", "example": "2025-01-31T14:00:00.000000+00:00"}
+)
+class UtcTimestampField(serializers.Field):
+    def to_representation(self, value: datetime) -> str:
+        return utc_timestamp(value)
+
+
+@extend_schema_field(OpenApiTypes.ANY)
+class AnyJsonField(serializers.JSONField):
+    """Any JSON value, or null."""
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.SerializerMethodField()
+    occurred_at = UtcTimestampField()
+    event_type = serializers.ChoiceField(choices=list(catalog.EVENT_TYPES))
+    action = serializers.ChoiceField(choices=list(catalog.ACTIONS))
+    section = serializers.CharField()
+    property = serializers.CharField(allow_null=True)
+    before = AnyJsonField(allow_null=True)
+    after = AnyJsonField(allow_null=True)
+    performed_by = serializers.SerializerMethodField()
+    subject = serializers.SerializerMethodField()
+    change_id = serializers.CharField()
+    ip_address = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField(allow_null=True)
+    metadata = serializers.DictField(child=AnyJsonField())
+
+    def get_id(self, event: AuditEvent) -> str:
+        return str(event.pk)
+
+    @extend_schema_field(PartySerializer)
+    def get_performed_by(self, event: AuditEvent) -> dict[str, Any]:
+        return {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name}
+
+    @extend_schema_field(PartySerializer)
+    def get_subject(self, event: AuditEvent) -> dict[str, Any]:
+        return {"type": event.subject_type, "id": event.subject_id, "name": event.subject_name}
+
+    def to_representation(self, event: AuditEvent) -> dict[str, Any]:
+        data = super().to_representation(event)
+        data["change_id"] = str(event.change_id)
+        data["ip_address"] = None if event.ip_address is None else str(event.ip_address)
+        return data
+
+
+class AuditEventPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="Older events, or null at the end.")
+    previous = serializers.URLField(
+        allow_null=True, help_text="Newer events, or null on the newest page."
+    )
+    results = AuditEventSerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: a summary, and for bad input the parameters at fault."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Bad input: {parameter: problem}.",
+    )
+    missing_scope = serializers.CharField(required=False)
+    missing_permission = serializers.CharField(required=False)
+    status = serializers.IntegerField()
+    request_id = serializers.CharField(required=False)
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["csv", "ndjson"])
+    filters = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="The filters of GET /api/v1/audit-events/ (start, end, event_type, …).",
+    )
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    download_url = serializers.SerializerMethodField()
+    created_at = UtcTimestampField()
+    finished_at = UtcTimestampField(allow_null=True)
+    expires_at = UtcTimestampField(allow_null=True)
+    filters = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = AuditExport
+        fields = (
+            "id",
+            "format",
+            "status",
+            "progress",
+            "rows_written",
+            "rows_expected",
+            "size_bytes",
+            "filters",
+            "error",
+            "created_at",
+            "finished_at",
+            "expires_at",
+            "download_url",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_download_url(self, export: AuditExport) -> str | None:
+        if not export.downloadable:
+            return None
+        request = self.context.get("request")
+        path = export.download_path
+        return request.build_absolute_uri(path) if request is not None else path
