@@ -1,0 +1,1 @@
+"""Tests of customers, conversations, business rules and the close workflow."""
