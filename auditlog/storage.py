@@ -41,8 +41,10 @@ _PLACEHOLDERS = sql.SQL("({})").format(
 _INSERT_HEAD = sql.SQL("INSERT INTO {} ({}) VALUES ").format(
     sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 )
-_COPY = sql.SQL("COPY {} ({}) FROM STDIN").format(
-    sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+_COPY = (
+    sql.SQL("COPY {} ({}) FROM STDIN")
+    .format(sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+    .as_bytes(None)
 )
 
 # Past this many rows COPY beats a multi-row INSERT; below it the INSERT can ride
@@ -72,16 +74,22 @@ def write_rows_and_commit(conn: psycopg.Connection, rows: list[Row]) -> None:
         write_rows(conn, rows)
         conn.commit()
         return
-    statement = sql.Composed([_insert_statement(len(rows)), sql.SQL("; COMMIT")])
     with psycopg.ClientCursor(conn) as cursor:
-        cursor.execute(statement, [value for row in rows for value in row])
+        cursor.execute(
+            _insert_statement(len(rows), commit=True), [value for row in rows for value in row]
+        )
 
 
-_statements: dict[int, sql.Composed] = {}
+_statements: dict[tuple[int, bool], bytes] = {}
 
 
-def _insert_statement(count: int) -> sql.Composed:
-    statement = _statements.get(count)
+def _insert_statement(count: int, commit: bool = False) -> bytes:
+    # Composing SQL costs more than executing a one-row INSERT: build each shape once.
+    key = (count, commit)
+    statement = _statements.get(key)
     if statement is None:
-        statement = _statements[count] = _INSERT_HEAD + sql.SQL(", ").join([_PLACEHOLDERS] * count)
+        composed = _INSERT_HEAD + sql.SQL(", ").join([_PLACEHOLDERS] * count)
+        if commit:
+            composed += sql.SQL("; COMMIT")
+        statement = _statements[key] = composed.as_bytes(None)
     return statement

@@ -1,0 +1,141 @@
+"""Recorder benchmark: audited vs unaudited saves of the same model, in one run, as a ratio.
+
+Two shapes: one save per transaction, and many saves per transaction. The audited runs
+have a full request context set (actor, org, IP, user agent, request id). Runs are
+interleaved and the median of several rounds is reported, so machine noise hits both.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._setup import use_bench_database  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--saves", type=int, default=2000, help="saves per measured run")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds; the median is reported"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=100, help="saves per transaction in the 'many' shape"
+    )
+    args = parser.parse_args()
+
+    use_bench_database()
+
+    from django.db import connection, transaction
+    from django.db.models.signals import post_save
+    from tqdm import tqdm
+
+    from accounts.models import Organization, RoleGroup, User
+    from accounts.services import organization_create
+    from auditlog import context, recorder
+    from auditlog.context import Actor
+
+    org = Organization.objects.filter(slug="recorder-bench").first()
+    if org is None:
+        org = organization_create(
+            name="Recorder Bench",
+            admin_email="bench@recorder.test",
+            admin_password="bench-password",
+        )
+        Organization.objects.filter(pk=org.pk).update(slug="recorder-bench")
+    with context.use(org_id=org.pk):
+        admin = User.objects.get(email="bench@recorder.test")
+        group, _ = RoleGroup.objects.get_or_create(name="Bench group", defaults={"permissions": []})
+    request_context = context.AuditContext(
+        org_id=org.pk,
+        actor=Actor.for_user(admin),
+        ip_address="203.0.113.77",
+        user_agent="Mozilla/5.0 (X11; Linux x86_64) bench/1.0",
+        request_id="0123456789abcdef0123456789abcdef",
+    )
+
+    def one_per_transaction(n: int, offset: int) -> None:
+        for i in range(n):
+            with transaction.atomic():
+                group.name = f"Bench group {offset + i}"
+                group.save()
+
+    def many_per_transaction(n: int, offset: int) -> None:
+        for start in range(0, n, args.batch):
+            with transaction.atomic():
+                for i in range(start, min(start + args.batch, n)):
+                    group.name = f"Bench group {offset + i}"
+                    group.save()
+
+    def measure(shape, audited: bool, offset: int) -> float:
+        if not audited:
+            post_save.disconnect(
+                recorder._on_save, sender=RoleGroup, dispatch_uid="audit-save-accounts.RoleGroup"
+            )
+        try:
+            with context.use(request_context):
+                started = time.perf_counter()
+                shape(args.saves, offset)
+                elapsed = time.perf_counter() - started
+        finally:
+            if not audited:
+                post_save.connect(
+                    recorder._on_save,
+                    sender=RoleGroup,
+                    dispatch_uid="audit-save-accounts.RoleGroup",
+                )
+        return args.saves / elapsed
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s", [org.pk])
+        rows_before = cursor.fetchone()[0]
+
+    shapes = {
+        "one save per transaction": one_per_transaction,
+        "many saves per transaction": many_per_transaction,
+    }
+    results: dict[str, dict[bool, list[float]]] = {name: {False: [], True: []} for name in shapes}
+    # Warm up connections, caches and prepared plans before measuring.
+    for shape in shapes.values():
+        measure(shape, True, 0)
+        measure(shape, False, 0)
+    offset = 0
+    progress = tqdm(
+        total=args.rounds * len(shapes) * 2, desc="recorder bench", unit="run", disable=None
+    )
+    for round_no in range(args.rounds):
+        for name, shape in shapes.items():
+            order = (False, True) if round_no % 2 == 0 else (True, False)
+            for audited in order:
+                offset += args.saves
+                results[name][audited].append(measure(shape, audited, offset))
+                progress.update()
+    progress.close()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s", [org.pk])
+        rows_written = cursor.fetchone()[0] - rows_before
+    expected_rows = args.rounds * len(shapes) * args.saves + sum(1 for _ in shapes) * args.saves
+    targets = {"one save per transaction": 0.75, "many saves per transaction": 0.85}
+    print()
+    print(
+        f"Recorder benchmark: {args.saves} saves per run, median of {args.rounds} interleaved rounds"
+    )
+    print(f"{'shape':<28} {'unaudited/s':>12} {'audited/s':>12} {'ratio':>7} {'target':>7}")
+    ok = True
+    for name in shapes:
+        plain = statistics.median(results[name][False])
+        audited = statistics.median(results[name][True])
+        ratio = audited / plain
+        ok &= ratio >= targets[name]
+        print(
+            f"{name:<28} {plain:>12,.0f} {audited:>12,.0f} {ratio:>7.2f} {'≥' + str(targets[name]):>7}"
+        )
+    print(f"audit rows written by the audited runs: {rows_written:,} (expected {expected_rows:,})")
+    print("targets met" if ok else "BELOW TARGET")
+
+
+if __name__ == "__main__":
+    main()
