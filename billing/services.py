@@ -51,10 +51,12 @@ def _check_seats(requested: dict[str, Any]) -> dict[str, int]:
         elif value > MAX_SEATS:
             errors[field] = f"At most {MAX_SEATS:,} seats; contact sales for more."
         elif value < in_use[kind]:
+            users = in_use[kind]
+            one = users == 1
             errors[field] = (
-                f"{in_use[kind]} active {label} user{'s' if in_use[kind] != 1 else ''} "
-                f"need{'s' if in_use[kind] == 1 else ''} a seat: keep at least {in_use[kind]} "
-                f"{label} seats, or deactivate users first."
+                f"{users} active {label} {'user needs' if one else 'users need'} a seat: "
+                f"keep at least {users} {label} {'seat' if one else 'seats'}, "
+                "or deactivate users first."
             )
         else:
             checked[kind] = value

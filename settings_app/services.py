@@ -5,7 +5,7 @@ django.core.exceptions.ValidationError with a message a form or API can show; th
 recorder turns each save or delete into audit rows in the same transaction.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -202,7 +202,8 @@ def _expiry(expires_at: datetime) -> datetime:
     """A future, time-zone-aware expiry, to the minute (as the page shows and edits it)."""
     if not isinstance(expires_at, datetime) or timezone.is_naive(expires_at):
         raise ValidationError({"expires_at": "The expiry must be a date and time with a zone."})
-    expires_at = expires_at.replace(second=0, microsecond=0)
+    # UTC, so the audit rows show one notation whichever zone the person typed it in.
+    expires_at = expires_at.astimezone(UTC).replace(second=0, microsecond=0)
     if expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     return expires_at
