@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Finds PostgreSQL and Redis on localhost, or starts embedded ones, and exports their URLs.
 SERVICES := eval "$$(python3 scripts/devservices.py up)"
 
-.PHONY: install run test lint format browsers bench-recorder clean-services
+.PHONY: install run test lint format browsers bench-recorder bench-viewer clean-services
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,10 @@ format: install
 
 bench-recorder: install
 	@$(SERVICES) && $(PY) bench/recorder.py $(BENCH_ARGS)
+
+# Loads 10M audit rows into auditdesk_bench once (minutes), then times the Audit Log page.
+bench-viewer: install
+	@$(SERVICES) && $(PY) bench/viewer.py $(BENCH_ARGS)
 
 clean-services:
 	python3 scripts/devservices.py down

@@ -1,0 +1,282 @@
+"""Viewer benchmark: server time of the Audit Log page on a 10M-row log, first page vs 10,000 deep.
+
+Loads the benchmark database once (`load_bench_events`, in `auditdesk_bench`, never the dev
+database), then, as the largest organisation's Administrator, times the page view in-process
+(middleware, filters, keyset query, template: what the server spends) for the first page and
+for a page DEPTH pages deep of a common filter set, as medians of interleaved runs, and
+prints EXPLAIN (ANALYZE, BUFFERS) of every audit-table query the page issues for each filter
+combination, flagging any sequential scan of the table.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+URL = "/settings/security/audit-log/"
+TABLE = "auditlog_auditevent"
+
+
+def use_database(name: str, reload: bool) -> None:
+    """Point Django at the benchmark database (created and migrated if needed)."""
+    import psycopg
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auditdesk")
+    server = base.rsplit("/", 1)[0]
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and reload:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = f"{server}/{name}"
+    os.environ["DEBUG"] = "false"  # production template and query paths, no query log
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
+        check=True,
+        env=os.environ,
+    )
+    import django
+
+    django.setup()
+
+
+def ensure_loaded(rows: int, orgs: int, days: int) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {TABLE} WHERE org_id IN "  # noqa: S608 - constant table name
+            "(SELECT id FROM accounts_organization WHERE slug LIKE 'bench-org-%%')"
+        )
+        have = cursor.fetchone()[0]
+    if have >= rows * 0.99:
+        print(f"Benchmark database already holds {have:,} bench rows; not reloading.")
+        return
+    if have:
+        sys.exit(
+            f"The benchmark database holds {have:,} bench rows, not {rows:,}: "
+            "run again with --reload to start from an empty database."
+        )
+    print(f"Loading {rows:,} rows across {orgs} organisations over {days} days…", flush=True)
+    call_command("load_bench_events", rows=rows, orgs=orgs, days=days)
+
+
+class SqlTimer:
+    """Collects the SQL a request runs and the time spent waiting for PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.queries: list[tuple[str, Any]] = []
+        self.seconds = 0.0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries.append((sql, params))
+
+
+def timed_get(client: Any, url: str) -> tuple[float, float, list, str]:
+    from django.db import connection
+
+    timer = SqlTimer()
+    with connection.execute_wrapper(timer):
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise SystemExit(f"{url} answered {response.status_code}: {response.content[:500]!r}")
+    return elapsed * 1000, timer.seconds * 1000, timer.queries, response.content.decode()
+
+
+def explain(queries: list[tuple[str, Any]]) -> tuple[list[str], bool]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the audit-table queries; False if any scans the table."""
+    from django.db import connection
+
+    plans, ok = [], True
+    for sql, params in queries:
+        if TABLE not in sql:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        if f"Seq Scan on {TABLE}" in plan:
+            ok = False
+        plans.append(plan)
+    return plans, ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--orgs", type=int, default=50)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument(
+        "--runs", type=int, default=20, help="timed runs per page; medians reported"
+    )
+    parser.add_argument("--depth", type=int, default=10_000, help="how many pages deep")
+    parser.add_argument("--page-size", type=int, default=50)
+    parser.add_argument("--database", default="auditdesk_bench")
+    parser.add_argument("--reload", action="store_true", help="drop and reload the database")
+    parser.add_argument("--quiet-plans", action="store_true", help="print plan verdicts only")
+    args = parser.parse_args()
+
+    use_database(args.database, args.reload)
+    ensure_loaded(args.rows, args.orgs, args.days)
+
+    from urllib.parse import urlencode
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from accounts.models import Organization, User
+    from accounts.tenancy import tenant
+    from auditlog import filters, paging, views
+    from auditlog.models import AuditEvent
+
+    org = Organization.objects.get(slug="bench-org-001")
+    with tenant(org):
+        admin = User.objects.get(email="admin@bench001.test")
+        agent = User.objects.exclude(pk=admin.pk).order_by("pk").first()
+    client = Client()
+    client.force_login(admin)
+    total = AuditEvent.objects.for_org(org.pk).count()
+    today = timezone.now().astimezone(org.tz).date()
+    window = {"start": (today - timedelta(days=args.days)).isoformat(), "end": today.isoformat()}
+    common = {**window, "event_type": "work_session"}
+    size = {"page_size": str(args.page_size)} if args.page_size != paging.DEFAULT_PAGE_SIZE else {}
+
+    # The deep page's cursor, made the way the page makes it, for the row just above it.
+    query_params = views._query_params(common)
+    queryset, errors = filters.filter_events(org, query_params)
+    assert not errors, errors
+    offset = args.depth * args.page_size
+    matching = queryset.count()
+    if matching <= offset:
+        sys.exit(
+            f"Only {matching:,} events match the common filters; cannot go {args.depth:,} pages deep."
+        )
+    occurred_at, pk = queryset.values_list("occurred_at", "id")[offset - 1 : offset].get()
+    cursor = paging.make_cursor(
+        AuditEvent(pk=pk, occurred_at=occurred_at),
+        paging.NEXT,
+        filters.filters_key(org, query_params),
+    )
+    expected_first = queryset.values_list("id", flat=True)[offset : offset + 1].get()
+    first_url = URL + "?" + urlencode({**common, **size})
+    deep_url = URL + "?" + urlencode({**common, **size, "cursor": cursor})
+
+    _, _, _, html = timed_get(client, deep_url)
+    assert f'data-event-id="{expected_first}"' in html, (
+        "the deep page does not start where it should"
+    )
+
+    print()
+    print(f"Organisation: {org.name}, {total:,} events; {matching:,} match the common filters")
+    print(f"Common filters: {urlencode(common)}, page size {args.page_size}")
+    print(f"Deep page: page {args.depth + 1:,} (events {offset + 1:,}–{offset + args.page_size:,})")
+
+    for _ in range(3):  # warm caches and the connection
+        timed_get(client, first_url)
+        timed_get(client, deep_url)
+    first, deep, first_sql, deep_sql = [], [], [], []
+    for _ in range(args.runs):
+        server, sql, _, _ = timed_get(client, first_url)
+        first.append(server)
+        first_sql.append(sql)
+        server, sql, _, _ = timed_get(client, deep_url)
+        deep.append(server)
+        deep_sql.append(sql)
+    first_ms, deep_ms = statistics.median(first), statistics.median(deep)
+    print()
+    print(f"Server time, median of {args.runs} runs (of which waiting on PostgreSQL):")
+    print(f"  first page          {first_ms:7.1f} ms  ({statistics.median(first_sql):.1f} ms SQL)")
+    print(
+        f"  page {args.depth + 1:<6,}         {deep_ms:7.1f} ms  ({statistics.median(deep_sql):.1f} ms SQL)"
+    )
+    print(f"  deep / first        {deep_ms / first_ms:7.2f}x")
+    verdict_first = "OK" if first_ms <= 50 else "MISSED"
+    verdict_ratio = "OK" if deep_ms <= 1.5 * first_ms else "MISSED"
+    print(f"  targets: first page <= 50 ms: {verdict_first}; deep <= 1.5x first: {verdict_ratio}")
+
+    subject = (
+        AuditEvent.objects.for_org(org.pk)
+        .filter(event_type="conversation")
+        .values_list("subject_id", flat=True)[:1]
+        .get()
+    )
+    customer = (
+        AuditEvent.objects.for_org(org.pk)
+        .filter(event_type="customer")
+        .values_list("subject_id", flat=True)[:1]
+        .get()
+    )
+    ip = (
+        AuditEvent.objects.for_org(org.pk)
+        .filter(section="Session")
+        .values_list("ip_address", flat=True)[:1]
+        .get()
+    )
+    combinations: list[tuple[str, dict[str, str]]] = [
+        ("default: last 7 days", {}),
+        ("common: work_session, 90 days", common),
+        ("common, page 10,001", {**common, "cursor": cursor}),
+        ("authorization + user", {**window, "event_type": "authorization", "user": str(agent.pk)}),
+        ("settings", {**window, "event_type": "settings"}),
+        ("settings + kind", {**window, "event_type": "settings", "kind": "business_rule"}),
+        (
+            "settings + performed_by",
+            {**window, "event_type": "settings", "performed_by": str(admin.pk)},
+        ),
+        ("work_session + agent", {**window, "event_type": "work_session", "agent": str(agent.pk)}),
+        ("conversation + object", {**window, "event_type": "conversation", "subject_id": subject}),
+        ("customer + object", {**window, "event_type": "customer", "subject_id": customer}),
+        ("billing", {**window, "event_type": "billing"}),
+        ("all events for an object", {"subject_type": "user", "subject_id": str(agent.pk)}),
+        ("ip", {**window, "ip": ip}),
+        ("q (free text)", {**window, "q": "Order 4242 has"}),
+    ]
+    print()
+    print(f"{'filter combination':32} {'median ms':>10} {'SQL ms':>8}  plan")
+    all_ok = True
+    reports = []
+    for label, params in combinations:
+        url = URL + ("?" + urlencode({**params, **size}) if params else "")
+        timed_get(client, url)
+        runs = [timed_get(client, url) for _ in range(args.runs)]
+        server = statistics.median(run[0] for run in runs)
+        sql = statistics.median(run[1] for run in runs)
+        plans, ok = explain(runs[-1][2])
+        all_ok &= ok
+        print(f"{label:32} {server:10.1f} {sql:8.1f}  {'no seq scan' if ok else 'SEQ SCAN'}")
+        reports.append((label, url, plans))
+    if not args.quiet_plans:
+        for label, url, plans in reports:
+            print()
+            print(f"=== {label}: {url}")
+            for plan in plans:
+                print(plan)
+                print("---")
+    print()
+    print(
+        "No query of the page scans the audit table."
+        if all_ok
+        else "A query of the page scans the audit table sequentially (see SEQ SCAN above)."
+    )
+
+
+if __name__ == "__main__":
+    main()
