@@ -102,6 +102,8 @@ def _parse(data: Any, what: str) -> Any:
                 f"{what} is not valid JSON: {problem.msg} (line {problem.lineno}, "
                 f"column {problem.colno})."
             ) from None
+        except RecursionError:
+            raise ValidationError(f"{what} is nested too deeply.") from None
     return data
 
 
@@ -353,6 +355,20 @@ def matches(criteria: dict[str, Any], values: dict[str, Any]) -> bool:
 
 
 # Presentation ---------------------------------------------------------------------------------
+
+
+def canonical(data: Any) -> Any:
+    """The same criteria or actions with keys in reading order (field, operator, value).
+
+    PostgreSQL's jsonb does not keep key order; this puts it back for people to read.
+    """
+    order = ("match", "conditions", "field", "operator", "type", "value")
+    if isinstance(data, dict):
+        keys = sorted(data, key=lambda key: order.index(key) if key in order else len(order))
+        return {key: canonical(data[key]) for key in keys}
+    if isinstance(data, list):
+        return [canonical(item) for item in data]
+    return data
 
 
 def describe_condition(condition: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from settings_app.models import SEARCH_COLUMNS, SavedSearch, SupportAccess
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return json.dumps(language.canonical(value), indent=2, ensure_ascii=False)
 
 
 class JSONTextField(forms.CharField):

@@ -188,7 +188,10 @@
       host.hidden = !ok;
       note.textContent = ok ? "Edit with the controls above, or the JSON below." : "The JSON below cannot be shown as a form; edit it directly (it is checked when you save).";
     }
-    textarea.addEventListener("change", refresh);
+    // Rebuilt while typing (debounced), not on blur: a layout shift on blur would move the
+    // Save button away from under the pointer and swallow the click.
+    let timer;
+    textarea.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
     refresh();
   });
 })();

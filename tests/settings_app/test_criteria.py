@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from settings_app.criteria import (
+    canonical,
     describe_criteria,
     matches,
     validate_actions,
@@ -176,3 +177,18 @@ def test_description_reads_like_a_sentence():
     criteria = crit(cond("priority", "equals", "high"), cond("tags", "in", ["vip", "gold"]))
     assert describe_criteria(criteria) == 'All of: Priority equals "high"; Tags is any of vip, gold'
     assert describe_criteria(crit()) == "Every conversation"
+
+
+def test_deeply_nested_json_is_a_validation_error_not_a_crash():
+    with pytest.raises(ValidationError, match="nested too deeply"):
+        validate_criteria("[" * 100_000 + "]" * 100_000)
+
+
+def test_canonical_puts_keys_back_in_reading_order():
+    stored = {
+        "conditions": [{"value": "vip", "field": "tags", "operator": "contains"}],
+        "match": "any",
+    }
+    assert list(canonical(stored)) == ["match", "conditions"]
+    assert list(canonical(stored)["conditions"][0]) == ["field", "operator", "value"]
+    assert list(canonical([{"value": "high", "type": "set_priority"}])[0]) == ["type", "value"]
