@@ -11,13 +11,17 @@ from accounts.decorators import org_permission_required
 from accounts.models import User
 from conversations.models import Conversation
 from worksession import services
-from worksession.models import STATUSES, AgentStatus
+from worksession.models import DEFAULT_CAPACITY, STATUSES, AgentStatus
 
 HEARTBEAT_INTERVAL_SECONDS = 15
 
 
 @org_permission_required("conversations.work")
 def workspace(request: HttpRequest) -> HttpResponse:
+    return _workspace_page(request)
+
+
+def _workspace_page(request: HttpRequest, error: str = "", status: int = 200) -> HttpResponse:
     state = services.agent_status_for(request.user)
     mine = (
         Conversation.objects.filter(assigned_to_id=request.user.pk)
@@ -34,7 +38,9 @@ def workspace(request: HttpRequest) -> HttpResponse:
             "conversations": mine,
             "load": services.agent_load(request.user.pk),
             "heartbeat_interval": HEARTBEAT_INTERVAL_SECONDS,
+            "error": error,
         },
+        status=status,
     )
 
 
@@ -45,8 +51,7 @@ def status_set(request: HttpRequest) -> HttpResponse:
     try:
         services.agent_status_set(user=request.user, status=status)
     except services.WorkSessionError as problem:
-        messages.error(request, str(problem))
-        return redirect("worksession:workspace")
+        return _workspace_page(request, error=str(problem), status=400)
     messages.success(request, f"You are now {status}.")
     return redirect("worksession:workspace")
 
@@ -84,7 +89,13 @@ def _routing_page(request: HttpRequest, error: str = "", status: int = 200) -> H
     return render(
         request,
         "worksession/routing.html",
-        {"rows": rows, "queued": queued, "max_capacity": services.MAX_CAPACITY, "error": error},
+        {
+            "rows": rows,
+            "queued": queued,
+            "max_capacity": services.MAX_CAPACITY,
+            "default_capacity": DEFAULT_CAPACITY,
+            "error": error,
+        },
         status=status,
     )
 

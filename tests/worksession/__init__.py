@@ -1,0 +1,1 @@
+"""Tests of work sessions, agent status, capacity, heartbeats and the queue router."""
