@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from auditlog import clock
 from settings_app.criteria import validate_actions, validate_criteria
 from settings_app.models import SEARCH_COLUMNS, BusinessRule, SavedSearch, Shortcut, SupportAccess
 
@@ -67,6 +68,7 @@ def business_rule_create(
             actions=validate_actions(actions),
             enabled=enabled,
             position=_next_rule_position() if position is None else _position(position),
+            created_at=clock.now(),
         )
         rule.save()
     return rule
@@ -114,6 +116,7 @@ def search_create(*, name: str, criteria: Any, columns: list[str] | None = None)
         search = SavedSearch(
             name=_clean_name(name, SavedSearch, what="search"),
             criteria=validate_criteria(criteria),
+            created_at=clock.now(),
         )
         if columns is not None:
             search.columns = validate_columns(columns)
@@ -158,6 +161,7 @@ def shortcut_create(*, name: str, text: str, category: str = "") -> Shortcut:
             name=_clean_name(name, Shortcut, what="shortcut"),
             text=_shortcut_text(text),
             category=(category or "").strip(),
+            created_at=clock.now(),
         )
         shortcut.save()
     return shortcut
@@ -204,7 +208,7 @@ def _expiry(expires_at: datetime) -> datetime:
         raise ValidationError({"expires_at": "The expiry must be a date and time with a zone."})
     # UTC, so the audit rows show one notation whichever zone the person typed it in.
     expires_at = expires_at.astimezone(UTC).replace(second=0, microsecond=0)
-    if expires_at <= timezone.now():
+    if expires_at <= clock.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     return expires_at
 
@@ -218,6 +222,7 @@ def support_access_grant(
         access_level=_access_level(access_level),
         expires_at=_expiry(expires_at),
         reason=(reason or "").strip(),
+        created_at=clock.now(),
     )
     grant.save()
     return grant
@@ -237,7 +242,7 @@ def support_access_update(
     if expires_at is not None and expires_at.replace(second=0, microsecond=0) != grant.expires_at:
         grant.expires_at = _expiry(expires_at)
     if enabled is not None:
-        if enabled and not grant.enabled and grant.expires_at <= timezone.now():
+        if enabled and not grant.enabled and grant.expires_at <= clock.now():
             raise ValidationError(
                 {"expires_at": "To re-enable an expired grant, give it an expiry in the future."}
             )

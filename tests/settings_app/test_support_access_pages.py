@@ -189,3 +189,17 @@ def test_listing_shows_state_and_local_expiry(paris, admin_client, grant):
     assert "Ticket 4821" in page and "Active" in page and "Expired" in page
     assert grant.expires_at.astimezone(PARIS).strftime("%H:%M") in page
     assert admin_client.get(f"{URL}new/").status_code == 200
+
+
+def test_a_replayed_history_grants_relative_to_its_own_clock(org):
+    from auditlog import clock
+
+    then = timezone.now() - timedelta(days=20)
+    with clock.use(lambda: then):
+        grant = services.support_access_grant(
+            access_level="full", expires_at=then + timedelta(days=2)
+        )
+    assert grant.created_at == then
+    assert grant.state == "Expired"
+    (row,) = [r for r in rows(org, section="Support Access") if r[3] == "expires_at"]
+    assert row[5] == (then + timedelta(days=2)).replace(second=0, microsecond=0).isoformat()
