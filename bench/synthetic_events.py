@@ -71,30 +71,44 @@ def insert_synthetic_events(
         SELECT
             %(org_id)s,
             %(newest)s::timestamptz - make_interval(secs => (n * %(step_ms)s) / 1000.0),
-            ({event_types})[1 + n %% 7],
-            ({actions})[1 + n %% 7],
-            ({sections})[1 + n %% 7],
-            ({properties})[1 + n %% 7],
+            c.event_types[1 + n %% 7],
+            c.actions[1 + n %% 7],
+            c.sections[1 + n %% 7],
+            c.properties[1 + n %% 7],
             CASE WHEN n %% 3 = 0 THEN NULL
-                 WHEN n %% 3 = 1 THEN to_jsonb(({names})[1 + n %% 5])
-                 ELSE jsonb_build_object('all', jsonb_build_array(
-                          jsonb_build_object('field', 'tags', 'op', 'contains', 'value', 'vip')))
+                 WHEN n %% 3 = 1 THEN c.json_names[1 + n %% 5]
+                 ELSE c.criteria
             END,
-            CASE WHEN n %% 2 = 0 THEN to_jsonb(({names})[1 + (n + 1) %% 5])
-                 ELSE to_jsonb(n)
-            END,
-            ({actor_types})[1 + n %% 6],
-            ({actor_ids})[1 + n %% 6],
-            ({actor_names})[1 + n %% 6],
-            ({subject_types})[1 + n %% 7],
+            CASE WHEN n %% 2 = 0 THEN c.json_names[1 + (n + 1) %% 5] ELSE to_jsonb(n) END,
+            c.actor_types[1 + n %% 6],
+            c.actor_ids[1 + n %% 6],
+            c.actor_names[1 + n %% 6],
+            c.subject_types[1 + n %% 7],
             (n %% 5000)::text,
-            ({names})[1 + n %% 5],
+            c.names[1 + n %% 5],
             md5(n::text)::uuid,
             CASE WHEN n %% 4 = 0 THEN NULL ELSE ('198.51.100.' || (n %% 250))::inet END,
             'Mozilla/5.0 (synthetic; "bench")',
             md5((n + 1)::text),
-            jsonb_build_object('n', n, 'note', ({names})[1 + (n + 2) %% 5])
+            jsonb_build_object('n', n, 'note', c.names[1 + (n + 2) %% 5])
         FROM generate_series(%(first)s, %(last)s) AS n
+        -- The constant arrays are built once, not once per row.
+        CROSS JOIN (
+            SELECT
+                {names} AS names,
+                ARRAY(SELECT to_jsonb(x) FROM unnest({names}) AS x) AS json_names,
+                {event_types} AS event_types,
+                {actions} AS actions,
+                {sections} AS sections,
+                {properties} AS properties,
+                {subject_types} AS subject_types,
+                {actor_types} AS actor_types,
+                {actor_ids} AS actor_ids,
+                {actor_names} AS actor_names,
+                jsonb_build_object('all', jsonb_build_array(jsonb_build_object(
+                    'field', 'tags', 'op', 'contains', 'value', 'vip'))) AS criteria
+            OFFSET 0
+        ) AS c
         """,
         {
             "org_id": org_id,
