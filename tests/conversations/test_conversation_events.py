@@ -281,3 +281,25 @@ def test_people_without_conversations_work_get_403(org, agent, agent_client):
     role_group_update(group=RoleGroup.objects.get(name="Agent"), permissions=[])
     assert agent_client.get("/conversations/").status_code == 403
     assert agent_client.get("/customers/").status_code == 403
+
+
+def test_deleting_a_user_unassigns_their_conversations_on_the_record(
+    org, admin, admin_client, agent, customer
+):
+    conversation = services.conversation_create(
+        customer=customer, subject="Login loop", assigned_to=agent
+    )
+    assert admin_client.post(f"/settings/users/{agent.pk}/delete/").status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.assigned_to_id is None
+    by_admin = ("user", str(admin.pk), "Acme Admin")
+    assert compact(audit_rows(org, section="Conversation", action="update"), *FIELDS) == [
+        ("update", "assigned_to", "Ann Agent", None, *by_admin)
+    ]
+    (unassign,) = audit_rows(org, section="Work Session", action="unassign")
+    assert unassign["metadata"] == {
+        "load_before": 1,
+        "load_after": 0,
+        "capacity": 3,
+        "over_capacity": False,
+    }
