@@ -22,6 +22,7 @@ from auditlog.models import AuditEvent
 # A cell shows at most this many characters; the popover always shows the whole value.
 CELL_CHARS = 60
 CACHED_JSON_CHARS = 8_000
+EMPTY = "(empty)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +181,23 @@ def _plain(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# jsonb keeps no key order; show the keys of criteria and actions in reading order, the
+# rest alphabetically, so the same value always prints (and diffs) the same way.
+READING_ORDER = ("name", "type", "match", "conditions", "field", "operator", "value")
+
+
+def _ordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        rank = {key: n for n, key in enumerate(READING_ORDER)}
+        keys = sorted(value, key=lambda key: (rank.get(key, len(rank)), key))
+        return {key: _ordered(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_ordered(item) for item in value]
+    return value
+
+
 def _pretty(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    return json.dumps(_ordered(value), ensure_ascii=False, indent=2)
 
 
 def _short(text: str) -> tuple[str, bool]:
@@ -193,8 +209,11 @@ def _short(text: str) -> tuple[str, bool]:
 
 def _value(raw: Any, full: str, is_json: bool, lines: list[Line]) -> Value:
     if is_json:
-        short, truncated = _short(json.dumps(raw, ensure_ascii=False, sort_keys=True))
+        short, truncated = _short(json.dumps(_ordered(raw), ensure_ascii=False))
         truncated = True  # the popover's pretty-printed form always says more than the cell
+    elif raw is not None and not full.strip():
+        # An empty string or list is a value too ("" -> "+1 555…"): say so visibly.
+        short, truncated, full, lines = EMPTY, False, EMPTY, [Line(EMPTY)]
     else:
         short, truncated = _short(full)
     return Value(raw, short, full, is_json, truncated, lines)
@@ -266,7 +285,7 @@ def property_label(name: str | None) -> str:
 SUBJECT_PAGES: dict[str, tuple[str, str]] = {
     "user": ("accounts.User", "accounts:user_edit"),
     "role_group": ("accounts.RoleGroup", "accounts:role_group_edit"),
-    "search": ("settings_app.Search", "settings_app:search_edit"),
+    "search": ("settings_app.SavedSearch", "settings_app:search_edit"),
     "shortcut": ("settings_app.Shortcut", "settings_app:shortcut_edit"),
     "business_rule": ("settings_app.BusinessRule", "settings_app:business_rule_edit"),
     "support_access": ("settings_app.SupportAccess", "settings_app:support_access_edit"),

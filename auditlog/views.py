@@ -180,7 +180,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "errors": sorted(errors.items()),
         "newer_url": newer_url,
         "older_url": older_url,
-        "page_sizes": paging.PAGE_SIZES,
+        "page_sizes": sorted({*paging.PAGE_SIZES, page_size}),
         "page_size": page_size,
         "reset_url": request.path,
         "summary": _summary(params),

@@ -123,9 +123,21 @@
         statusText.append("Ready: ", link);
         return;
       }
-      say(`Exporting… ${percent}%`);
+      waited += 1;
+      if (job.status === "pending" && waited > 15 && fallback) {
+        // No worker has picked it up yet: offer the streamed download of the same set.
+        statusText.innerHTML = "";
+        const direct = document.createElement("a");
+        direct.href = fallback;
+        direct.textContent = "download it directly";
+        statusText.append("Waiting for the export worker… or ", direct);
+      } else {
+        say(`Exporting… ${percent}%`);
+      }
       setTimeout(() => poll(url), 700);
     };
+    let waited = 0;
+    let fallback = null;
 
     exportBox.addEventListener("click", async (event) => {
       const link = event.target.closest("[data-export-format]");
@@ -158,6 +170,8 @@
         return;
       }
       const job = await response.json();
+      waited = 0;
+      fallback = link.href;
       poll(job.url || `/api/v1/exports/${job.id}/`);
     });
   }

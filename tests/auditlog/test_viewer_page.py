@@ -113,8 +113,14 @@ def test_rows_show_labels_local_time_and_utc_on_hover(org, admin, admin_client):
 
 
 def test_json_values_are_pretty_printed_with_changed_lines_marked(org, admin_client):
-    before = {"match": "all", "conditions": [{"field": "priority", "op": "eq", "value": "low"}]}
-    after = {"match": "all", "conditions": [{"field": "priority", "op": "eq", "value": "high"}]}
+    before = {
+        "match": "all",
+        "conditions": [{"field": "priority", "operator": "equals", "value": "low"}],
+    }
+    after = {
+        "match": "all",
+        "conditions": [{"field": "priority", "operator": "equals", "value": "high"}],
+    }
     record(
         section="Business Rule",
         action="update",
@@ -128,7 +134,7 @@ def test_json_values_are_pretty_printed_with_changed_lines_marked(org, admin_cli
     html = admin_client.get(URL).content.decode()
     assert '<del class="line">      "value": "low"</del>' in html
     assert '<ins class="line">      "value": "high"</ins>' in html
-    assert '<span class="line">  "match": "all"</span>' in html
+    assert '<span class="line">  "match": "all",</span>' in html
     assert "(1 changed line)" in html
 
 
