@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Finds PostgreSQL and Redis on localhost, or starts embedded ones, and exports their URLs.
 SERVICES := eval "$$(python3 scripts/devservices.py up)"
 
-.PHONY: install run test lint format browsers bench-recorder bench-viewer clean-services
+.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export clean-services
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,6 +48,15 @@ bench-recorder: install
 # Loads 10M audit rows into auditdesk_bench once (minutes), then times the Audit Log page.
 bench-viewer: install
 	@$(SERVICES) && $(PY) bench/viewer.py $(BENCH_ARGS)
+
+# Fuzzes the whole API from /api/schema/ on a live gunicorn with a real token: fails on any
+# 5xx or schema violation. Also runs inside `make test` (tests/auditlog/test_api_schemathesis.py).
+schemathesis: install
+	@$(SERVICES) && $(PY) scripts/schemathesis_check.py $(SCHEMATHESIS_ARGS)
+
+# 1,000,000 events streamed through the HTTP export vs a bare COPY of the same rows.
+bench-export: install
+	@$(SERVICES) && $(PY) bench/export.py $(BENCH_ARGS)
 
 clean-services:
 	python3 scripts/devservices.py down

@@ -4,6 +4,7 @@ Views stay thin: parse, call filters/paging/exports, render. Administrators (ses
 API tokens with the right scope only; another organisation's ids answer 404.
 """
 
+import uuid
 from typing import Any
 
 from django.http import FileResponse, Http404, StreamingHttpResponse
@@ -282,6 +283,7 @@ class AuditEventExportView(_AlwaysJsonErrors, AuditApiView):
                 OpenApiTypes.STR, description="NDJSON file"
             ),
             400: _BAD_INPUT,
+            404: OpenApiResponse(ErrorSerializer, description="Unknown format."),
             **COMMON_ERRORS,
         },
         tags=["audit"],
@@ -346,7 +348,11 @@ class ExportListView(AuditApiView):
 
 
 def _export_or_404(pk: str) -> AuditExport:
-    export = AuditExport.objects.filter(pk=pk).first()  # scoped to the caller's organisation
+    try:
+        export_id = uuid.UUID(pk)
+    except ValueError:
+        raise Http404 from None
+    export = AuditExport.objects.filter(pk=export_id).first()  # the caller's organisation only
     if export is None:
         raise Http404
     return export
@@ -359,6 +365,7 @@ class ExportDetailView(AuditApiView):
     @extend_schema(
         operation_id="exports_retrieve",
         summary="Status and progress of a background export",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH), RETRY_AFTER],
         responses={200: ExportSerializer, 404: _ERROR, **COMMON_ERRORS},
         tags=["exports"],
     )
@@ -373,6 +380,7 @@ class ExportDownloadView(_AlwaysJsonErrors, AuditApiView):
     @extend_schema(
         operation_id="exports_download",
         summary="Download a finished export",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH), RETRY_AFTER],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV file"),
             (200, "application/x-ndjson"): OpenApiResponse(

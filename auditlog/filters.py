@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,12 +162,28 @@ class AuditEventFilterForm(forms.Form):
         if isinstance(value, datetime):
             if timezone.is_naive(value):
                 value = value.replace(tzinfo=self.tz)
-            return Bound(value)
+            return Bound(_utc(value))
         if is_end:
             if value == date.max:
-                return Bound(datetime.max.replace(tzinfo=self.tz))
-            return Bound(datetime.combine(value + timedelta(days=1), time.min, self.tz), True)
-        return Bound(datetime.combine(value, time.min, self.tz))
+                return Bound(_LATEST)
+            day_after = datetime.combine(value + timedelta(days=1), time.min, self.tz)
+            return Bound(_utc(day_after), exclusive=True)
+        return Bound(_utc(datetime.combine(value, time.min, self.tz)))
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
+
+    Near the ends of the calendar the conversion can leave it; clamp to the end it passed.
+    """
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return _EARLIEST if value.utcoffset() > timedelta(0) else _LATEST
 
 
 class _FieldFilter(django_filters.Filter):

@@ -18,9 +18,9 @@ urlpatterns: list = [
         name="api-audit-event",
     ),
     path("api/v1/exports/", api.ExportListView.as_view(), name="api-exports"),
-    path("api/v1/exports/<uuid:pk>/", api.ExportDetailView.as_view(), name="api-export-detail"),
+    path("api/v1/exports/<str:pk>/", api.ExportDetailView.as_view(), name="api-export-detail"),
     path(
-        "api/v1/exports/<uuid:pk>/download",
+        "api/v1/exports/<str:pk>/download",
         api.ExportDownloadView.as_view(),
         name="api-export-download",
     ),

@@ -161,6 +161,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Schema generation only calls `.none()` on it; the unscoped base manager works for every
+    # model, while tenant-scoped `objects` refuses to run with no organisation in scope.
+    "DEFAULT_QUERY_MANAGER": "_base_manager",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "auditlog.api_schema.document_error_responses",
+    ],
 }
 
 CELERY_BROKER_URL = REDIS_URL

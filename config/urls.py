@@ -19,3 +19,6 @@ urlpatterns = [
     path("", include("worksession.urls")),
     path("api/v1/", include("conversations.api_urls")),
 ]
+
+# JSON 404s under /api/, the usual page elsewhere.
+handler404 = "auditlog.api_schema.not_found"
