@@ -35,9 +35,14 @@ def _name(user: User) -> str:
 
 def agent_status_for(user: User, *, lock: bool = False) -> AgentStatus:
     """The agent's state row, created on first use (its creation is not itself an event)."""
-    status, _ = AgentStatus.objects.get_or_create(user_id=user.pk, defaults={"org_id": user.org_id})
-    if lock:
-        status = AgentStatus.objects.select_for_update().get(pk=status.pk)
+    rows = AgentStatus.objects.select_for_update() if lock else AgentStatus.objects
+    status = rows.filter(pk=user.pk).first()
+    if status is None:
+        status, _ = AgentStatus.objects.get_or_create(
+            user_id=user.pk, defaults={"org_id": user.org_id}
+        )
+        if lock:
+            status = rows.get(pk=user.pk)
     return status
 
 
