@@ -7,6 +7,7 @@ scoped to the caller's organisation, so another organisation's id answers 404.
 
 from typing import Any
 
+from django import forms as django_forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework import permissions, serializers, viewsets
@@ -144,12 +145,18 @@ class ConversationSerializer(serializers.ModelSerializer):
             self.fields["assigned_to"].queryset = User.objects.filter(is_active=True)
 
 
+class IdFilter(filters.NumberFilter):
+    """A whole-number id (NumberFilter alone would accept 1.5 and round it)."""
+
+    field_class = django_forms.IntegerField
+
+
 class ConversationFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=list(Conversation.STATUS_CHOICES.items()))
     priority = filters.ChoiceFilter(choices=list(Conversation.PRIORITY_CHOICES.items()))
     queue = filters.CharFilter()
-    customer = filters.NumberFilter(field_name="customer_id")
-    assigned_to = filters.NumberFilter(field_name="assigned_to_id")
+    customer = IdFilter(field_name="customer_id")
+    assigned_to = IdFilter(field_name="assigned_to_id")
     unassigned = filters.BooleanFilter(field_name="assigned_to", lookup_expr="isnull")
 
     class Meta:

@@ -237,3 +237,38 @@ def test_anonymous_requests_are_refused(db):
     from django.test import Client
 
     assert Client().get("/api/v1/conversations/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["customer=abc", "customer=1.5", "assigned_to=-", "priority=URGENT"],
+)
+def test_bad_list_filters_are_400(org, query):
+    response = token_client(org).get(f"/api/v1/conversations/?{query}")
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "Nul\x00byte"}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "Ok", "email": "nope"}, "email"),
+        ({"name": "Ok", "tags": [None]}, "tags"),
+        ({"name": "Ok", "tags": {"a": 1}}, "tags"),
+    ],
+)
+def test_hostile_customer_input_is_400(org, payload, field):
+    response = post(token_client(org), "/api/v1/customers/", payload)
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Customer.objects.exists()
+
+
+def test_a_json_body_that_is_not_an_object_is_400(org):
+    client = token_client(org)
+    for body in ("[]", '"text"', "null", "42"):
+        response = client.post("/api/v1/customers/", body, content_type="application/json")
+        assert response.status_code == 400, body
+    assert not Customer.objects.exists()
