@@ -303,3 +303,25 @@ def test_deleting_a_user_unassigns_their_conversations_on_the_record(
         "capacity": 3,
         "over_capacity": False,
     }
+
+
+def test_every_page_renders(org, agent, admin_client, customer):
+    conversation = services.conversation_create(
+        customer=customer, subject="Hello", assigned_to=agent
+    )
+    for url in (
+        "/conversations/",
+        "/conversations/new/",
+        f"/conversations/new/?customer={customer.pk}",
+        f"/conversations/{conversation.pk}/",
+        "/customers/",
+        "/customers/new/",
+        f"/customers/{customer.pk}/",
+        "/workspace/",
+        "/settings/routing/",
+        "/settings/workflows/",
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    edit = admin_client.get(f"/conversations/{conversation.pk}/").content.decode()
+    assert "Delete conversation" in edit and 'value="Hello"' in edit
