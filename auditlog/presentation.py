@@ -297,8 +297,11 @@ SUBJECT_PAGES: dict[str, tuple[str, str]] = {
 _URL_ID = 918273645  # a placeholder id no URL prefix contains
 
 
-def subject_urls(events: Sequence[AuditEvent]) -> dict[tuple[str, str], str]:
-    """Links to the subjects of these rows that still exist: one query per subject type."""
+def subject_urls(
+    events: Sequence[AuditEvent], existing: dict[str, set[str]] | None = None
+) -> dict[tuple[str, str], str]:
+    """Links to the subjects of these rows that still exist: one query per subject type,
+    none for a type whose existing ids the caller already knows."""
     wanted: dict[str, set[str]] = {}
     for event in events:
         if event.subject_id and event.subject_type in SUBJECT_PAGES:
@@ -312,10 +315,16 @@ def subject_urls(events: Sequence[AuditEvent]) -> dict[tuple[str, str], str]:
             pattern = reverse(url_name, args=[_URL_ID])
         except (LookupError, NoReverseMatch):
             continue
-        pks = [int(pk) for pk in ids if pk.isdigit() and len(pk) < 19]
-        # The scoped manager: a subject id from another organisation can never become a link.
-        for pk in model.objects.filter(pk__in=pks).values_list("pk", flat=True):
-            urls[(subject_type, str(pk))] = pattern.replace(str(_URL_ID), str(pk))
+        if existing and subject_type in existing:
+            found = ids & existing[subject_type]
+        else:
+            pks = [int(pk) for pk in ids if pk.isdigit() and len(pk) < 19]
+            # The scoped manager: another organisation's id can never become a link.
+            found = {
+                str(pk) for pk in model.objects.filter(pk__in=pks).values_list("pk", flat=True)
+            }
+        for pk in found:
+            urls[(subject_type, pk)] = pattern.replace(str(_URL_ID), pk)
     return urls
 
 
@@ -331,10 +340,16 @@ def capacity_facts(event: AuditEvent) -> dict[str, Any] | None:
     }
 
 
-def rows(events: Iterable[AuditEvent], tz: tzinfo, object_query: Any) -> list[Row]:
-    """Viewer rows for events; `object_query(event)` builds the "all events for this object" query."""
+def rows(
+    events: Iterable[AuditEvent],
+    tz: tzinfo,
+    object_query: Any,
+    existing: dict[str, set[str]] | None = None,
+) -> list[Row]:
+    """Viewer rows for events; `object_query(event)` builds the "all events for this object"
+    query; `existing` may name ids per subject type already known to exist."""
     events = list(events)
-    urls = subject_urls(events)
+    urls = subject_urls(events, existing or {})
     result = []
     for event in events:
         label, note = performed_by_label(event)

@@ -136,6 +136,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page_params = {**params, "page_size": str(page_size)}
     if page_size == paging.DEFAULT_PAGE_SIZE:
         page_params.pop("page_size")
+    users = [
+        (str(pk), name or email)
+        for pk, name, email in User.objects.order_by("name", "email").values_list(
+            "pk", "name", "email"
+        )
+    ]
     rows = []
     newer_url = older_url = None
     if page is not None:
@@ -143,18 +149,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             page.items,
             tz,
             lambda event: _query({}, subject_type=event.subject_type, subject_id=event.subject_id),
+            # The organisation's users are already read for the filters: no second query.
+            existing={"user": {pk for pk, _ in users}},
         )
         if page.previous_cursor:
             newer_url = "?" + _query(page_params, cursor=page.previous_cursor)
         if page.next_cursor:
             older_url = "?" + _query(page_params, cursor=page.next_cursor)
 
-    users = [
-        (str(pk), name or email)
-        for pk, name, email in User.objects.order_by("name", "email").values_list(
-            "pk", "name", "email"
-        )
-    ]
     # Any other filter in the URL (a shared link, "all events for this object") stays
     # visible as a removable chip instead of filtering unseen.
     shown = _shown_in_form(params)
