@@ -268,3 +268,32 @@ def test_all_events_for_an_object_link_and_subject_link(org, agent, admin_client
 
 def test_password_is_never_shown(org, admin_client):
     assert PASSWORD not in admin_client.get(URL).content.decode()
+
+
+def test_a_deleted_subject_keeps_its_rows_but_loses_its_link(org, admin_client):
+    from accounts.models import RoleGroup
+    from accounts.services import user_create, user_delete
+
+    bob = user_create(
+        email="bob@acme.test",
+        password=None,
+        name="Bob",
+        role_group=RoleGroup.objects.get(name="Agent"),
+    )
+    bob_id = bob.pk
+    user_delete(user=bob)
+    html = admin_client.get(URL + f"?subject_type=user&subject_id={bob_id}").content.decode()
+    assert re.findall(r'data-action="([^"]+)"', html)[0] == "delete"
+    assert f'href="/settings/users/{bob_id}/"' not in html
+    assert f'href="?subject_type=user&amp;subject_id={bob_id}"' in html
+
+
+def test_another_organisations_events_never_show(org, other_org, admin_client):
+    from accounts.tenancy import tenant
+
+    with tenant(other_org):
+        record(section="Customer", action="create", subject_id=1, subject_name="Globex secret")
+    record(section="Customer", action="create", subject_id=2, subject_name="Acme customer")
+    html = admin_client.get(URL + "?event_type=customer").content.decode()
+    assert "Acme customer" in html and "Globex secret" not in html
+    assert "Globex secret" not in admin_client.get(URL + "?q=secret").content.decode()
