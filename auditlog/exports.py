@@ -138,18 +138,33 @@ def header(fmt: str) -> bytes:
     return CSV_HEADER if fmt == "csv" else b""
 
 
-def stream(queryset: AuditEventQuerySet, fmt: str, *, using: str = "default") -> Iterator[bytes]:
+def prepare_reader(connection: Any, org_id: int) -> None:
+    """Before a raw COPY on `connection`: its own buffered rows written, its organisation set.
+
+    Raw psycopg cursors bypass the backend's execute hooks, so this does what they would:
+    flush rows this transaction buffered (they belong in the export) and point the
+    row-level security setting at the organisation being exported.
+    """
+    connection.ensure_connection()
+    flush = getattr(connection, "flush_audit_buffer", None)
+    if flush is not None:
+        flush()
+    use_org = getattr(connection, "use_audit_org", None)
+    if use_org is not None:
+        use_org(org_id)
+
+
+def stream(
+    queryset: AuditEventQuerySet, fmt: str, *, org_id: int, using: str = "default"
+) -> Iterator[bytes]:
     """The export's bytes in chunks of about CHUNK_BYTES, straight from PostgreSQL."""
     statement = copy_statement(queryset, fmt, using=using)
     connection = connections[using]
 
     def chunks() -> Iterator[bytes]:
-        connection.ensure_connection()
-        # Rows this transaction buffered but has not written yet must be in the export too.
-        flush = getattr(connection, "flush_audit_buffer", None)
-        if flush is not None:
-            flush()
         yield header(fmt)
+        # Runs while the response is sent, after the view has returned: prepare here.
+        prepare_reader(connection, org_id)
         buffer = bytearray()
         with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
             for data in copy:
@@ -194,7 +209,7 @@ def export_stream_start(*, org: Any, fmt: str, params: Mapping[str, Any]) -> Ite
     if errors:
         raise ExportError(errors)
     export_record(fmt=fmt, filters=active_filters(params))
-    return stream(queryset, fmt)
+    return stream(queryset, fmt, org_id=org.pk)
 
 
 def export_start(*, org: Any, fmt: Any, filters: Any, requested_by: str) -> AuditExport:
@@ -252,7 +267,7 @@ def export_run(*, export_id: str) -> AuditExport | None:
     fd, temp_name = tempfile.mkstemp(prefix=".export-", dir=final.parent)
     rows = size = 0
     try:
-        reader.ensure_connection()
+        prepare_reader(reader, org.pk)
         pg = reader.connection
         with pg.cursor() as cursor:
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -165,11 +166,15 @@ def main() -> int:
             "true",
         ]
         print(f"schemathesis against {schema_url} ({args.max_examples} examples per operation)")
+        # Its working files (.schemathesis/) go to a scratch folder, not the repository.
+        scratch = tempfile.mkdtemp(prefix="schemathesis-")
         try:
-            return subprocess.run(command, cwd=ROOT, env=env, timeout=args.timeout).returncode  # noqa: S603
+            return subprocess.run(command, cwd=scratch, env=env, timeout=args.timeout).returncode  # noqa: S603
         except subprocess.TimeoutExpired:
             print(f"schemathesis did not finish within {args.timeout}s", file=sys.stderr)
             return 1
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     finally:
         if server is not None and server.poll() is None:
             server.send_signal(signal.SIGTERM)
