@@ -223,8 +223,23 @@ def export_start(*, org: Any, fmt: Any, filters: Any, requested_by: str) -> Audi
         )
         export.save()
         export_record(fmt=fmt, filters=normalised, export=export)
-        transaction.on_commit(lambda: export_run_task.delay(str(export.pk)))
+        transaction.on_commit(lambda: _enqueue(export))
     return export
+
+
+def _enqueue(export: AuditExport) -> None:
+    # The export is committed either way; if the broker is unreachable say so on the
+    # export (its status shows the failure) instead of failing the request with a 500.
+    try:
+        export_run_task.delay(str(export.pk))
+    except Exception:
+        log.exception("could not queue audit export %s", export.pk)
+        _set(
+            export.pk,
+            status=AuditExport.Status.FAILED,
+            error="The export could not be queued; please try again.",
+        )
+        export.status = AuditExport.Status.FAILED
 
 
 def export_path(export: AuditExport) -> Path:
