@@ -80,13 +80,15 @@ class AuditEvent(models.Model):
                 models.F("id").desc(),
                 name="audit_org_type_time",
             ),
+            # subject_id before subject_type: equality on both is served the same, and so is
+            # subject_id alone (the Conversation/Customer sub-filter), which otherwise scans.
             models.Index(
                 "org_id",
-                "subject_type",
                 "subject_id",
+                "subject_type",
                 models.F("occurred_at").desc(),
                 models.F("id").desc(),
-                name="audit_org_subject_time",
+                name="audit_org_subj_id_time",
             ),
             models.Index(
                 "org_id",
