@@ -313,6 +313,19 @@ def _slots() -> list[int]:
     return slots
 
 
+def _owner_conninfo() -> dict[str, Any]:
+    """Plain connections as DATABASE_URL's login role (the tables' owner), not the app role
+    Django's connections switch to: index DDL and ANALYZE need the owner."""
+    db = connection.settings_dict
+    return {
+        "dbname": db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"] or None,
+        "host": db["HOST"] or None,
+        "port": db["PORT"] or None,
+    }
+
+
 def org_sizes(rows: int, orgs: int) -> list[int]:
     """A few large organisations and a long tail of small ones (Zipf, s = 1.1)."""
     weights = [1 / (rank**1.1) for rank in range(1, orgs + 1)]
@@ -353,21 +366,14 @@ class Command(BaseCommand):
 
         sizes = org_sizes(rows, orgs)
         plans = [self._organisation(n, size) for n, size in enumerate(sizes, 1)]
-        index_names = [] if options["keep_indexes"] else self._drop_indexes()
+        index_names = [] if options["keep_indexes"] else self._drop_indexes(_owner_conninfo())
 
         end = timezone.now()
         span = timedelta(days=days).total_seconds()
         start = end - timedelta(days=days)
         sql = _insert_sql()
         slots = _slots()
-        db = connection.settings_dict
-        conninfo = {
-            "dbname": db["NAME"],
-            "user": db["USER"],
-            "password": db["PASSWORD"] or None,
-            "host": db["HOST"] or None,
-            "port": db["PORT"] or None,
-        }
+        conninfo = _owner_conninfo()
         jobs = []
         for org, users, size in plans:
             for lo in range(1, size + 1, CHUNK):
@@ -403,8 +409,8 @@ class Command(BaseCommand):
 
         if index_names:
             self._rebuild_indexes(index_names, conninfo, options["jobs"])
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE auditlog_auditevent")
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            conn.execute("ANALYZE auditlog_auditevent")
         self.stdout.write(
             f"Loaded {rows:,} rows into {orgs} organisations over {days} days "
             f"in {time.monotonic() - started:.0f} s (largest {sizes[0]:,}, smallest {sizes[-1]:,})."
@@ -434,11 +440,11 @@ class Command(BaseCommand):
             users = list(User.objects.order_by("pk").values_list("pk", "name"))
         return org, users, size
 
-    def _drop_indexes(self) -> list[str]:
+    def _drop_indexes(self, conninfo: dict[str, Any]) -> list[str]:
         names = [index.name for index in AuditEvent._meta.indexes]
-        with connection.cursor() as cursor:
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
             for index_name in names:
-                cursor.execute(f'DROP INDEX IF EXISTS "{index_name}"')
+                conn.execute(f'DROP INDEX IF EXISTS "{index_name}"')
         return names
 
     def _rebuild_indexes(self, names: list[str], conninfo: dict[str, Any], jobs: int) -> None:
