@@ -7,9 +7,9 @@ def provision(apps, schema_editor) -> None:  # noqa: ANN001
     organization = apps.get_model("accounts", "Organization")
     subscription = apps.get_model("billing", "Subscription")
     seat_allocation = apps.get_model("billing", "SeatAllocation")
-    for org_id in organization.objects.values_list("pk", flat=True):
-        subscription.objects.get_or_create(org_id=org_id)
-        seat_allocation.objects.get_or_create(org_id=org_id)
+    for org_id in organization._default_manager.values_list("pk", flat=True):
+        subscription._default_manager.get_or_create(org_id=org_id)
+        seat_allocation._default_manager.get_or_create(org_id=org_id)
 
 
 class Migration(migrations.Migration):
