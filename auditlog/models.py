@@ -3,9 +3,7 @@
 import builtins
 import uuid
 
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,22 +44,6 @@ class AuditEvent(models.Model):
     user_agent = models.TextField(null=True, blank=True)
     request_id = models.CharField(max_length=64, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    # What the free-text filter `q` searches, kept by PostgreSQL itself and indexed with
-    # trigrams (org first), so `q` never scans the table. Writers never set it.
-    search_text = models.GeneratedField(
-        expression=Concat(
-            "subject_name",
-            models.Value(" "),
-            "actor_name",
-            models.Value(" "),
-            Cast("before", models.TextField()),
-            models.Value(" "),
-            Cast("after", models.TextField()),
-            output_field=models.TextField(),
-        ),
-        output_field=models.TextField(),
-        db_persist=True,
-    )
 
     objects = AuditEventManager()
 
@@ -97,19 +79,6 @@ class AuditEvent(models.Model):
                 models.F("occurred_at").desc(),
                 models.F("id").desc(),
                 name="audit_org_actor_time",
-            ),
-            models.Index(
-                "org_id",
-                "ip_address",
-                models.F("occurred_at").desc(),
-                models.F("id").desc(),
-                name="audit_org_ip_time",
-            ),
-            # btree_gin lets the tenant column lead a trigram index.
-            GinIndex(
-                fields=["org_id", "search_text"],
-                opclasses=["int8_ops", "gin_trgm_ops"],
-                name="audit_org_search_trgm",
             ),
         ]
 

@@ -1,6 +1,7 @@
 """Raw SQL that writes audit rows: the few statements the ORM cannot say fast enough."""
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg import sql
@@ -66,18 +67,63 @@ def write_rows(conn: psycopg.Connection, rows: list[Row]) -> None:
 def write_rows_and_commit(conn: psycopg.Connection, rows: list[Row]) -> None:
     """Write rows and COMMIT in one network round trip when the batch is small.
 
-    The values are bound client-side so INSERT and COMMIT travel as one simple-protocol
-    message; if the INSERT fails the server skips the COMMIT and the error propagates,
-    so the caller rolls the whole transaction back.
+    The rows go as `EXECUTE <prepared INSERT>(…); COMMIT` in one simple-protocol message:
+    one round trip, and the server reuses the INSERT's plan instead of parsing and
+    planning a long statement each time. If the INSERT fails the server skips the
+    COMMIT and the error propagates, so the caller rolls the whole transaction back.
     """
-    if len(rows) >= COPY_THRESHOLD:
+    count = len(rows)
+    if count >= COPY_THRESHOLD:
         write_rows(conn, rows)
         conn.commit()
         return
+    statement = _execute_and_commit_statement(conn, count) if count <= PREPARED_MAX else None
+    if statement is None:
+        statement = _insert_statement(count, commit=True)
     with psycopg.ClientCursor(conn) as cursor:
-        cursor.execute(
-            _insert_statement(len(rows), commit=True), [value for row in rows for value in row]
+        cursor.execute(statement, [value for row in rows for value in row])
+
+
+# Batches up to this size get a server-side prepared INSERT (one per size and connection).
+PREPARED_MAX = 16
+_SQL_TYPES = {
+    "org_id": "bigint",
+    "occurred_at": "timestamptz",
+    "change_id": "uuid",
+    "ip_address": "inet",
+}
+_prepared: "WeakKeyDictionary[psycopg.Connection, set[int]]" = WeakKeyDictionary()
+
+
+def _execute_and_commit_statement(conn: psycopg.Connection, count: int) -> bytes:
+    """`EXECUTE auditdesk_audit_insert_<n>(%s, …); COMMIT`, preparing it on first use.
+
+    PREPARE is session state outside transactions, so it is issued once per connection
+    and size; a new connection (Django reconnects with a new psycopg object) prepares anew.
+    """
+    name = f"auditdesk_audit_insert_{count}"
+    prepared = _prepared.setdefault(conn, set())
+    if count not in prepared:
+        types = ", ".join(
+            "jsonb" if column in JSON_COLUMNS else _SQL_TYPES.get(column, "text")
+            for column in COLUMNS
         )
+        width = len(COLUMNS)
+        values = ", ".join(
+            "(" + ", ".join(f"${row * width + index + 1}" for index in range(width)) + ")"
+            for row in range(count)
+        )
+        columns = ", ".join(COLUMNS)
+        conn.execute(
+            f"PREPARE {name} ({', '.join([types] * count)}) AS INSERT INTO {TABLE} ({columns}) VALUES {values}"
+        )
+        prepared.add(count)
+    key = (-count, True)
+    statement = _statements.get(key)
+    if statement is None:
+        placeholders = ", ".join(["%s"] * (len(COLUMNS) * count))
+        statement = _statements[key] = f"EXECUTE {name} ({placeholders}); COMMIT".encode()
+    return statement
 
 
 _statements: dict[tuple[int, bool], bytes] = {}

@@ -12,6 +12,8 @@ def use_bench_database(name: str = "auditdesk_bench", migrate: bool = True) -> N
     """Point Django at a benchmark database (created and migrated if needed), never the dev one."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Measure as production runs: DEBUG would record every query in memory.
+    os.environ.setdefault("DEBUG", "false")
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auditdesk")
     url = base.rsplit("/", 1)[0] + f"/{name}"
     os.environ["DATABASE_URL"] = url

@@ -9,6 +9,7 @@ import argparse
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,7 +27,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    use_bench_database()
+    use_bench_database("auditdesk_bench_recorder")
 
     from django.db import connection, transaction
     from django.db.models.signals import post_save
@@ -56,17 +57,19 @@ def main() -> None:
         request_id="0123456789abcdef0123456789abcdef",
     )
 
+    run_tag = uuid.uuid4().hex[:8]  # saved names never collide with an earlier run's
+
     def one_per_transaction(n: int, offset: int) -> None:
         for i in range(n):
             with transaction.atomic():
-                group.name = f"Bench group {offset + i}"
+                group.name = f"Bench group {run_tag}-{offset + i}"
                 group.save()
 
     def many_per_transaction(n: int, offset: int) -> None:
         for start in range(0, n, args.batch):
             with transaction.atomic():
                 for i in range(start, min(start + args.batch, n)):
-                    group.name = f"Bench group {offset + i}"
+                    group.name = f"Bench group {run_tag}-{offset + i}"
                     group.save()
 
     def measure(shape, audited: bool, offset: int) -> float:
