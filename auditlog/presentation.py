@@ -5,7 +5,7 @@ Everything here is pure formatting of rows already read; the page view decides w
 
 import difflib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from functools import lru_cache
@@ -66,6 +66,7 @@ class Row:
     subject_url: str | None
     object_query: str | None
     capacity: dict[str, Any] | None
+    links: tuple[tuple[str, str], ...] = ()  # (label, URL): History, Timeline…
 
     @property
     def html(self) -> SafeString:
@@ -92,6 +93,10 @@ class Row:
                 f' · <a class="object-events" href="?{escape(self.object_query)}">All events</a>'
                 if self.object_query
                 else ""
+            )
+            everything += "".join(
+                f' · <a class="row-link" href="{escape(url)}">{escape(label)}</a>'
+                for label, url in self.links
             )
             subject = f'<small class="subject">{name}{everything}</small>'
         return mark_safe(  # noqa: S308 - every interpolated value is escaped
@@ -345,9 +350,11 @@ def rows(
     tz: tzinfo,
     object_query: Any,
     existing: dict[str, set[str]] | None = None,
+    links: Callable[[AuditEvent], Iterable[tuple[str, str]]] | None = None,
 ) -> list[Row]:
     """Viewer rows for events; `object_query(event)` builds the "all events for this object"
-    query; `existing` may name ids per subject type already known to exist."""
+    query; `existing` may name ids per subject type already known to exist; `links(event)`
+    gives more (label, URL) links for the row's subject."""
     events = list(events)
     urls = subject_urls(events, existing or {})
     result = []
@@ -369,6 +376,7 @@ def rows(
                 subject_url=urls.get((event.subject_type, event.subject_id or "")),
                 object_query=object_query(event) if event.subject_id else None,
                 capacity=capacity_facts(event),
+                links=tuple(links(event)) if links is not None else (),
             )
         )
     return result

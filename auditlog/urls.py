@@ -2,10 +2,25 @@
 
 from django.urls import path, re_path
 
-from auditlog import api, views
+from auditlog import api, insight_views, views
 
 urlpatterns: list = [
     path("settings/security/audit-log/", views.audit_log, name="audit_log"),
+    path(
+        "settings/security/audit-log/volume.svg",
+        insight_views.audit_log_volume,
+        name="audit_log_volume",
+    ),
+    path(
+        "settings/security/audit-log/history/<str:subject_type>/<int:subject_id>/",
+        insight_views.object_history,
+        name="audit_history",
+    ),
+    path(
+        "settings/security/audit-log/history/<str:subject_type>/<int:subject_id>/restore/",
+        insight_views.object_restore,
+        name="audit_history_restore",
+    ),
     path("api/v1/audit-events/", api.AuditEventListView.as_view(), name="api-audit-events"),
     re_path(
         r"^api/v1/audit-events/export\.(?P<fmt>csv|ndjson)$",

@@ -24,13 +24,25 @@ def _page(request: HttpRequest, queryset: Any) -> Any:
 
 
 def _form_page(
-    request: HttpRequest, form: forms.Form, *, title: str, back: str, delete_url: str = ""
+    request: HttpRequest,
+    form: forms.Form,
+    *,
+    title: str,
+    back: str,
+    delete_url: str = "",
+    history_url: str = "",
 ) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     return render(
         request,
         "conversations/form.html",
-        {"form": form, "title": title, "back": back, "delete_url": delete_url},
+        {
+            "form": form,
+            "title": title,
+            "back": back,
+            "delete_url": delete_url,
+            "history_url": history_url,
+        },
         status=status,
     )
 
@@ -186,6 +198,7 @@ def conversation_edit(request: HttpRequest, pk: int) -> HttpResponse:
         title=f"Conversation “{conversation}”",
         back="conversations:conversations",
         delete_url=reverse("conversations:conversation_delete", args=[conversation.pk]),
+        history_url=reverse("audit_history", args=["conversation", conversation.pk]),
     )
 
 

@@ -1,0 +1,94 @@
+// Team Pulse: refresh every agent's status, load and capacity from pulse.json without a reload.
+// The page is complete without this script (server-rendered, with a Refresh link).
+(() => {
+  "use strict";
+  const table = document.getElementById("pulse-table");
+  if (!table || !window.fetch) return;
+  const body = table.tBodies[0];
+  const interval = Math.max(1000, Number(table.dataset.interval) || 3000);
+  const updated = document.getElementById("pulse-updated");
+  const timelineUrl = (id) => table.dataset.timeline.replace("/0/", `/${id}/`);
+  let failures = 0;
+
+  const cell = (tag, field) => {
+    const element = document.createElement(tag);
+    if (field) element.dataset.field = field;
+    return element;
+  };
+
+  const statusText = (agent) => (agent.signed_in ? agent.status : "Signed out");
+
+  const fill = (row, agent) => {
+    row.dataset.agentId = agent.id;
+    row.dataset.state = agent.state;
+    row.classList.toggle("over", agent.over_capacity);
+    row.querySelector('[data-field="name"]').textContent = agent.name;
+    const pill = row.querySelector('[data-field="status"] .pill');
+    pill.className = `pill pill-${agent.state}`;
+    pill.textContent = statusText(agent);
+    row.querySelector('[data-field="load"] .load-text').textContent = agent.load;
+    const share = agent.capacity > 0 ? (100 * agent.load) / agent.capacity : agent.load > 0 ? 100 : 0;
+    row.querySelector('[data-field="load"] .load-bar span').style.width = `${Math.min(100, share)}%`;
+    row.querySelector('[data-field="capacity"]').textContent = agent.capacity;
+    const heartbeat = row.querySelector('[data-field="heartbeat"]');
+    heartbeat.textContent = agent.heartbeat_age_seconds === null ? "—" : `${agent.heartbeat_age_seconds} s ago`;
+  };
+
+  const newRow = (agent) => {
+    const row = document.createElement("tr");
+    const name = cell("th", "name");
+    name.scope = "row";
+    const status = cell("td", "status");
+    const pill = document.createElement("span");
+    status.append(pill);
+    const load = cell("td", "load");
+    const text = document.createElement("span");
+    text.className = "load-text";
+    const bar = document.createElement("span");
+    bar.className = "load-bar";
+    bar.setAttribute("aria-hidden", "true");
+    bar.append(document.createElement("span"));
+    load.append(text, bar);
+    const link = document.createElement("a");
+    link.href = timelineUrl(agent.id);
+    link.textContent = "Timeline";
+    const last = cell("td");
+    last.append(link);
+    row.append(name, status, load, cell("td", "capacity"), cell("td", "heartbeat"), last);
+    return row;
+  };
+
+  const render = (data) => {
+    const existing = new Map([...body.querySelectorAll("tr[data-agent-id]")].map((row) => [row.dataset.agentId, row]));
+    body.querySelectorAll("tr.no-agents").forEach((row) => row.remove());
+    data.agents.forEach((agent) => {
+      const row = existing.get(String(agent.id)) || newRow(agent);
+      existing.delete(String(agent.id));
+      fill(row, agent);
+      body.append(row); // keeps the server's order (by name)
+    });
+    existing.forEach((row) => row.remove());
+    Object.entries(data.summary).forEach(([key, value]) => {
+      const target = document.querySelector(`[data-summary="${key}"]`);
+      if (target) target.textContent = value;
+    });
+    const at = new Date(data.generated_at);
+    updated.textContent = `Live: updated ${at.toLocaleTimeString()}.`;
+    updated.dataset.generatedAt = data.generated_at;
+  };
+
+  const poll = async () => {
+    try {
+      const response = await fetch(table.dataset.src, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      render(await response.json());
+      failures = 0;
+    } catch (error) {
+      failures += 1;
+      updated.textContent = "Live updates paused: the server could not be reached. Retrying…";
+    }
+    // Back off while failing, so a down server is not hammered.
+    setTimeout(poll, interval * Math.min(10, 2 ** failures));
+  };
+  setTimeout(poll, interval);
+})();
