@@ -120,7 +120,7 @@ def strip_svg(
     total = sum(day.count for day in days)
     peak = max(days, key=lambda day: day.count, default=None)
     slot = 100 / len(days) if days else 100
-    gap = min(slot * 0.2, 0.4)
+    gap = slot * 0.22
     parts = [
         '<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="'
         f'{HEIGHT}" role="group" aria-label="Events per day: {total:,} in {len(days)} day'

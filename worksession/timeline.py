@@ -170,8 +170,7 @@ def build(
         capacity = state_now.capacity if state_now else DEFAULT_CAPACITY
 
     window = list(
-        rows.filter(occurred_at__gte=start, occurred_at__lt=end)
-        .order_by("occurred_at", "id")
+        rows.filter(occurred_at__gte=start, occurred_at__lt=end).order_by("occurred_at", "id")
     )
 
     # Load: replay assignments before the range for the conversations held at its start.
@@ -342,12 +341,13 @@ def duration_text(value: timedelta) -> str:
 
 # The chart --------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 960, 300
+WIDTH, HEIGHT = 960, 318
 LEFT, RIGHT = 92, 18
 STATUS_TOP, STATUS_HEIGHT = 30, 26
 CHART_TOP, CHART_BOTTOM = 84, 230
 AXIS_LABEL_Y = 248
-LEGEND_Y = 284
+LEGEND_Y = 282
+LEGEND_LINE = 22
 
 BAND_COLOURS = {AVAILABLE_BAND: "#2f9e62", UNAVAILABLE_BAND: "#e0a43a", LOGGED_OUT: "#cbd2d9"}
 
@@ -414,8 +414,8 @@ def render_svg(timeline: Timeline, tz: Any, row_link: Callable[[AuditEvent], str
         f'<title id="{title_id}">Work-session timeline of {escape(timeline.agent_name)}</title>',
         f'<desc id="{desc_id}">{escape(description)}</desc>',
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
-        f'<text class="lane" x="{LEFT - 8}" y="{STATUS_TOP + STATUS_HEIGHT / 2 + 4}" text-anchor="end">Status</text>',
-        f'<text class="lane" x="{LEFT - 8}" y="{(CHART_TOP + CHART_BOTTOM) / 2 + 4}" text-anchor="end">Load</text>',
+        f'<text class="lane" x="8" y="{STATUS_TOP + STATUS_HEIGHT / 2 + 4}">Status</text>',
+        f'<text class="lane" x="8" y="{(CHART_TOP + CHART_BOTTOM) / 2 + 4}">Load</text>',
     ]
     # Status lane: the whole drawn span first as logged out, then each band.
     out.append(
@@ -569,9 +569,12 @@ def render_svg(timeline: Timeline, tz: Any, row_link: Callable[[AuditEvent], str
         ("hollow", "#52606d", "Unassignment"),
         ("lapse", "#b42318", "Connectivity lapse"),
     ]
-    lx = LEFT
+    lx, ly = LEFT, LEGEND_Y
     for shape, colour, label in legend:
-        cy = LEGEND_Y - 4
+        width = 19 + len(label) * 7 + 14
+        if lx + width > WIDTH - RIGHT:
+            lx, ly = LEFT, ly + LEGEND_LINE  # wrap to a second line rather than clip
+        cy = ly - 4
         if shape == "rect":
             out.append(f'<rect x="{lx}" y="{cy - 6}" width="14" height="12" fill="{colour}"/>')
         elif shape == "line":
@@ -595,7 +598,7 @@ def render_svg(timeline: Timeline, tz: Any, row_link: Callable[[AuditEvent], str
             )
         else:
             out.append(f'<path d="M{lx + 7},{cy + 6} l-6,-11 h12 z" fill="{colour}"/>')
-        out.append(f'<text class="legend" x="{lx + 19}" y="{LEGEND_Y}">{label}</text>')
-        lx += 19 + len(label) * 6.4 + 14
+        out.append(f'<text class="legend" x="{lx + 19}" y="{ly}">{label}</text>')
+        lx += width
     out.append("</svg>")
     return "".join(out)

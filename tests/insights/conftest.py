@@ -26,10 +26,16 @@ def local(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
 
 
 @pytest.fixture
-def day(org: Any) -> date:
+def berlin(org: Any) -> date:
+    """The organisation works in Berlin's time; today's date there."""
     org.time_zone = "Europe/Berlin"
     org.save()
-    return timezone.now().astimezone(BERLIN).date() - timedelta(days=3)
+    return timezone.now().astimezone(BERLIN).date()
+
+
+@pytest.fixture
+def day(berlin: date) -> date:
+    return berlin - timedelta(days=3)
 
 
 @pytest.fixture

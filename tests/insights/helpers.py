@@ -3,12 +3,19 @@
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.test import Client
 
+from accounts.models import RoleGroup
+from accounts.permissions import AGENT
+from accounts.services import user_create
+from accounts.tenancy import tenant
 from auditlog import clock
+from auditlog.context import Actor
+from tests.conftest import PASSWORD
+from worksession import services
 
 
 @contextmanager
@@ -32,3 +39,19 @@ def attributes(html: str, tag_pattern: str, attribute: str) -> list[str]:
         if found:
             values.append(found.group(1))
     return values
+
+
+def make_agent(org: Any, email: str, name: str) -> Any:
+    with tenant(org):
+        return user_create(
+            email=email, password=PASSWORD, name=name, role_group=RoleGroup.objects.get(name=AGENT)
+        )
+
+
+def lapse(org: Any, agent: Any, moment: datetime) -> None:
+    """Available at `moment`, then silent past the grace period: the System sets them Unavailable."""
+    with at(moment), tenant(org, actor=Actor.for_user(agent)):
+        services.work_session_start(user=agent)
+        services.agent_status_set(user=agent, status="Available")
+    with at(moment + timedelta(seconds=org.heartbeat_grace_seconds + 5)):
+        assert agent.pk in services.heartbeat_lapses_detect(org_id=org.pk)

@@ -2,53 +2,15 @@
 
 import json
 import re
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
-import pytest
-from django.utils import timezone
-
-from accounts.models import RoleGroup
-from accounts.permissions import AGENT
-from accounts.services import user_create
 from accounts.tenancy import tenant
 from auditlog.context import Actor
 from conversations import services as conversations
 from settings_app import services as settings
-from tests.conftest import PASSWORD
-from tests.insights.helpers import at, attributes
+from tests.insights.conftest import local
+from tests.insights.helpers import at, attributes, lapse, make_agent
 from worksession import services
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def make_agent(org: Any, email: str, name: str) -> Any:
-    with tenant(org):
-        return user_create(
-            email=email, password=PASSWORD, name=name, role_group=RoleGroup.objects.get(name=AGENT)
-        )
-
-
-def lapse(org: Any, agent: Any, moment: datetime) -> None:
-    """Available at `moment`, then silent past the grace period: the System sets them Unavailable."""
-    with at(moment), tenant(org, actor=Actor.for_user(agent)):
-        services.work_session_start(user=agent)
-        services.agent_status_set(user=agent, status="Available")
-    with at(moment + timedelta(seconds=org.heartbeat_grace_seconds + 5)):
-        assert agent.pk in services.heartbeat_lapses_detect(org_id=org.pk)
-
-
-def local(day: date, hh: int, mm: int = 0) -> datetime:
-    return datetime.combine(day, time(hh, mm), BERLIN).astimezone(UTC)
-
-
-@pytest.fixture
-def berlin(org: Any) -> date:
-    org.time_zone = "Europe/Berlin"
-    org.save()
-    return timezone.now().astimezone(BERLIN).date()
-
 
 # Connectivity ------------------------------------------------------------------------------
 
