@@ -72,8 +72,10 @@ def days_between(
     counts: dict[date, int], start: date | None, end: date | None, today: date
 ) -> tuple[list[Day], bool]:
     """Every day of the range (zero days too); the latest MAX_DAYS if longer (and True)."""
+    # Never past the latest day with events (or today): the future has nothing to count.
+    latest = max([today, *counts])
     first = start if start is not None else min(counts, default=today)
-    last = end if end is not None else max([today, *counts])
+    last = min(end, latest) if end is not None else latest
     if last < first:
         return [], False
     truncated = (last - first).days + 1 > MAX_DAYS

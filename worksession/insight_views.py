@@ -24,6 +24,8 @@ from worksession import reports, timeline
 AUDIT_LOG_URL = "/settings/security/audit-log/"
 PULSE_INTERVAL_SECONDS = 3
 _MAX_ID = 2**63 - 1
+# Dates people can mean; beyond them day arithmetic would leave the calendar.
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 
 
 class RangeError(ValueError):
@@ -48,6 +50,9 @@ def date_range(
                 values[name] = date.fromisoformat(text)
             except ValueError:
                 errors[name] = "Use a date like 2025-03-01."
+                continue
+            if not EARLIEST <= values[name] <= LATEST:
+                errors[name] = f"Use a date from {EARLIEST.year} to {LATEST.year}."
     if errors:
         raise RangeError(errors)
     start, end = values["start"], values["end"]

@@ -175,6 +175,12 @@ def test_volume_strip_counts_events_per_local_day_for_the_page_filters(
     )
     assert 'target="_top"' in svg
 
+    # Ranges beyond the calendar's reach are clamped, never an error or a huge chart.
+    wide = admin_client.get(url, {"start": "0001-01-01", "end": "9999-12-31"})
+    assert wide.status_code == 200
+    days = attributes(wide.content.decode(), r"a href=", "data-day")
+    assert len(days) == 731 and days[-1] == today.isoformat()
+
     bad = admin_client.get(url, {"start": "nope"})
     assert bad.status_code == 400
     assert "Fix the filters" in bad.content.decode()
