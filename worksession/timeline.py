@@ -491,15 +491,16 @@ def render_svg(timeline: Timeline, tz: Any, row_link: Callable[[AuditEvent], str
             points.append(f"L{x(until):.1f},{y(value):.1f}")
         return " ".join(points)
 
-    if capacity_spans:
-        out.append(
-            f'<path class="capacity-line" d="{path(capacity_spans)}" fill="none" stroke="#52606d" '
-            f'stroke-width="1.5" stroke-dasharray="6 4"><title>Capacity</title></path>'
-        )
+    # Capacity over load, so it stays visible (dashed) where the two are equal.
     if load_spans:
         out.append(
             f'<path class="load-line" d="{path(load_spans)}" fill="none" stroke="#1d4ed8" stroke-width="2.5">'
             f"<title>Open conversations (load)</title></path>"
+        )
+    if capacity_spans:
+        out.append(
+            f'<path class="capacity-line" d="{path(capacity_spans)}" fill="none" stroke="#52606d" '
+            f'stroke-width="1.5" stroke-dasharray="6 4"><title>Capacity</title></path>'
         )
     if timeline.drawn_until < timeline.end:
         nx = x(timeline.drawn_until)
