@@ -16,7 +16,7 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-from auditlog import catalog, recorder
+from auditlog import recorder
 from auditlog.models import AuditEvent
 
 # How many of an object's most recent events the History page lists (the audit log page,
@@ -357,7 +357,3 @@ def changes_state(kind: Kind, group: ChangeGroup) -> bool:
 
 def property_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
-
-
-def section_of(kind: Kind) -> catalog.Section:
-    return catalog.section(kind.section)

@@ -6,6 +6,7 @@ organisation's object answers 404: the object is looked up through the scoped ma
 once deleted, recognised only by this organisation's own audit rows.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -388,7 +389,7 @@ def _messages(error: ValidationError) -> list[str]:
 _PLACEHOLDER = 918273645  # an id no URL prefix contains
 
 
-def row_links(tz: Any) -> Any:
+def row_links(tz: Any) -> Callable[[AuditEvent], list[tuple[str, str]]]:
     """For the Audit Log page: each row's "History" link (objects with a History page) and,
     for Work Session rows, the agent's timeline of that day. URLs are reversed once."""
     history_patterns = {

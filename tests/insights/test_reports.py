@@ -4,6 +4,8 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
+
 from accounts.tenancy import tenant
 from auditlog.context import Actor
 from conversations import services as conversations
@@ -197,3 +199,15 @@ def test_audit_log_page_embeds_the_strip_for_its_filters(org, admin_client, berl
     assert f'volume.svg?start={week_ago}&amp;end={berlin.isoformat()}"' in default
     broken = admin_client.get("/settings/security/audit-log/", {"start": "nope"}).content.decode()
     assert "volume-strip" not in broken
+
+
+def test_counting_that_takes_too_long_is_cut_off(org, monkeypatch):
+    """A statement timeout bounds the strip's count; the strip then says so instead."""
+    from auditlog import volume
+    from auditlog.models import AuditEvent
+
+    monkeypatch.setattr(volume, "TIMEOUT_MS", 20)
+    slow = AuditEvent.objects.for_org(org.pk).extra(where=["pg_sleep(0.2) IS NOT NULL"])
+    with pytest.raises(volume.TooSlow):
+        volume.daily_counts(slow, org.tz)
+    assert volume.daily_counts(AuditEvent.objects.for_org(org.pk), org.tz)  # the connection is fine
