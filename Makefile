@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Finds PostgreSQL and Redis on localhost, or starts embedded ones, and exports their URLs.
 SERVICES := eval "$$(python3 scripts/devservices.py up)"
 
-.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export clean-services
+.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench clean-services
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,6 +57,11 @@ schemathesis: install
 # 1,000,000 events streamed through the HTTP export vs a bare COPY of the same rows.
 bench-export: install
 	@$(SERVICES) && $(PY) bench/export.py $(BENCH_ARGS)
+
+# Every benchmark at 1M and 10M events (SCALE=100M adds 100M), reusing loaded databases;
+# writes bench/REPORT.md and bench/report.png. Long: about an hour on 2 cores.
+bench: install
+	@$(SERVICES) && SCALE="$(SCALE)" $(PY) bench/scale.py $(BENCH_ARGS)
 
 clean-services:
 	python3 scripts/devservices.py down

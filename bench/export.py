@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import LoadSampler, load_text, write_json  # noqa: E402
 from bench._setup import ROOT, use_bench_database  # noqa: E402
 
 DATABASE = "auditdesk_bench_export"
@@ -156,9 +157,15 @@ def main() -> None:
         "--rounds", type=int, default=3, help="interleaved rounds; medians reported"
     )
     parser.add_argument("--formats", default="csv,ndjson")
+    parser.add_argument("--database", default=DATABASE)
+    parser.add_argument(
+        "--org-slug",
+        help="export this (already loaded) organisation instead of loading the export bench's",
+    )
+    parser.add_argument("--json", help="write the results here (for make bench's report)")
     args = parser.parse_args()
 
-    use_bench_database(DATABASE)
+    use_bench_database(args.database)
     from tqdm import tqdm
 
     from accounts.models import ApiToken
@@ -167,7 +174,15 @@ def main() -> None:
     from auditlog.exports import copy_statement
     from auditlog.filters import filter_events
 
-    org, total = ensure_events(args.events)
+    if args.org_slug:
+        from accounts.models import Organization
+        from auditlog.models import AuditEvent
+
+        org = Organization.objects.get(slug=args.org_slug)
+        with tenant(org):
+            total = AuditEvent.objects.for_org(org.pk).count()
+    else:
+        org, total = ensure_events(args.events)
     with tenant(org):
         ApiToken.objects.filter(name="export bench").delete()
         _, token = api_token_create(name="export bench", scopes=["audit:read", "audit:export"])
@@ -220,6 +235,8 @@ def main() -> None:
         baseline_kb = rss_kb(worker)
 
         formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+        sampler = LoadSampler()
+        sampler.start()
         # Reference only: the same rows with no formatting at all (every column as stored).
         raw_statement = (
             f"COPY (SELECT * FROM auditlog_auditevent WHERE org_id = {int(org.pk)} "
@@ -257,6 +274,7 @@ def main() -> None:
                 result["peak_kb"].append(peak_kb)
                 passes.update()
         passes.close()
+        load = sampler.stop()
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -264,12 +282,16 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
 
-    print(f"\n{total:,} events of one organisation; median of {args.rounds} interleaved rounds")
+    print(
+        f"\n{total:,} events of one organisation; median of {args.rounds} interleaved rounds "
+        f"({load_text(load)})"
+    )
     print(f"gunicorn worker RSS before streaming: {baseline_kb / 1024:.1f} MB")
     print(
         f"reference: unformatted COPY of the same rows {statistics.median(raw_rates):,.0f} rows/s"
     )
     verdicts = []
+    summary = {}
     for fmt, result in results.items():
         copy_rate = statistics.median(result["copy_rows_s"])
         http_rate = statistics.median(result["http_rows_s"])
@@ -281,9 +303,29 @@ def main() -> None:
             f" | ratio {ratio:.2f}x | worker RSS growth {growth_mb:.1f} MB"
         )
         verdicts.append(ratio >= 0.5 and growth_mb <= 150)
+        summary[fmt] = {
+            "copy_rows_per_s": copy_rate,
+            "http_rows_per_s": http_rate,
+            "ratio": ratio,
+            "rss_growth_mb": growth_mb,
+        }
     print(
         "targets (endpoint >= 0.5x bare COPY, RSS growth <= 150 MB): "
         + ("met" if all(verdicts) else "NOT met")
+    )
+    write_json(
+        args.json,
+        {
+            "benchmark": "export",
+            "database": args.database,
+            "events": total,
+            "rounds": args.rounds,
+            "raw_copy_rows_per_s": statistics.median(raw_rates),
+            "formats": summary,
+            "worker_rss_before_mb": baseline_kb / 1024,
+            "met": all(verdicts),
+            "load": load,
+        },
     )
 
 

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import LoadSampler, load_text, write_json  # noqa: E402
 from bench._setup import use_bench_database  # noqa: E402
 
 
@@ -25,9 +26,11 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=100, help="saves per transaction in the 'many' shape"
     )
+    parser.add_argument("--database", default="auditdesk_bench_recorder")
+    parser.add_argument("--json", help="write the results here (for make bench's report)")
     args = parser.parse_args()
 
-    use_bench_database("auditdesk_bench_recorder")
+    use_bench_database(args.database)
 
     from django.db import connection, transaction
     from django.db.models.signals import post_save
@@ -105,6 +108,8 @@ def main() -> None:
         measure(shape, True, 0)
         measure(shape, False, 0)
     offset = 0
+    sampler = LoadSampler()
+    sampler.start()
     progress = tqdm(
         total=args.rounds * len(shapes) * 2, desc="recorder bench", unit="run", disable=None
     )
@@ -116,6 +121,7 @@ def main() -> None:
                 results[name][audited].append(measure(shape, audited, offset))
                 progress.update()
     progress.close()
+    load = sampler.stop()
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s", [org.pk])
@@ -125,19 +131,41 @@ def main() -> None:
     print()
     print(
         f"Recorder benchmark: {args.saves} saves per run, median of {args.rounds} interleaved rounds"
+        f" ({load_text(load)})"
     )
     print(f"{'shape':<28} {'unaudited/s':>12} {'audited/s':>12} {'ratio':>7} {'target':>7}")
     ok = True
+    summary = {}
     for name in shapes:
         plain = statistics.median(results[name][False])
         audited = statistics.median(results[name][True])
         ratio = audited / plain
         ok &= ratio >= targets[name]
+        summary[name] = {
+            "unaudited_per_s": plain,
+            "audited_per_s": audited,
+            "ratio": ratio,
+            "target": targets[name],
+        }
         print(
             f"{name:<28} {plain:>12,.0f} {audited:>12,.0f} {ratio:>7.2f} {'≥' + str(targets[name]):>7}"
         )
     print(f"audit rows written by the audited runs: {rows_written:,} (expected {expected_rows:,})")
     print("targets met" if ok else "BELOW TARGET")
+    write_json(
+        args.json,
+        {
+            "benchmark": "recorder",
+            "database": args.database,
+            "saves": args.saves,
+            "rounds": args.rounds,
+            "shapes": summary,
+            "rows_written": rows_written,
+            "rows_expected": expected_rows,
+            "met": ok,
+            "load": load,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -90,6 +90,17 @@ DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
     "TEST_DATABASE_NAME", "test_auditdesk"
 )
 
+# DATABASE_POOL=N: a psycopg connection pool of up to N connections per process (Django 5.2)
+# instead of persistent connections; pooling requires CONN_MAX_AGE = 0. bench/REPORT.md
+# compares no reuse, persistent connections and the pool under concurrent load.
+if int(os.environ.get("DATABASE_POOL", "0")) > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ["DATABASE_POOL"]),
+        "timeout": 10,
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -1,0 +1,134 @@
+"""Helpers shared by the scale benchmarks: bench database URLs, load-average sampling, JSON out.
+
+Every figure a benchmark reports goes out with the load average sampled while it was taken:
+the machine has 2 cores shared with other work, so a figure without it cannot be judged.
+"""
+
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/auditdesk"
+
+
+def server_url() -> str:
+    """DATABASE_URL without its database name."""
+    return os.environ.get("DATABASE_URL", DEFAULT_URL).rsplit("/", 1)[0]
+
+
+def database_url(name: str) -> str:
+    if "bench" not in name:
+        raise SystemExit(
+            f"refusing to benchmark against {name!r}: use an auditdesk_bench* database"
+        )
+    return f"{server_url()}/{name}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"nothing answered on port {port}") from None
+            time.sleep(0.2)
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class LoadSampler(threading.Thread):
+    """Samples the 1-minute load average and whole-machine CPU use while a figure is taken."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.every = every
+        self.samples: list[float] = []
+        self._halt = threading.Event()
+        self._cpu_start = _cpu_times()
+        self.start_loadavg = os.getloadavg()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._halt.wait(self.every)
+
+    def stop(self) -> dict[str, Any]:
+        self._halt.set()
+        self.join()
+        busy0, total0 = self._cpu_start
+        busy1, total1 = _cpu_times()
+        samples = self.samples or [os.getloadavg()[0]]
+        return {
+            "loadavg_start": [round(x, 2) for x in self.start_loadavg],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+            "loadavg_1min_max": round(max(samples), 2),
+            "loadavg_1min_mean": round(sum(samples) / len(samples), 2),
+            "cpu_busy_percent": round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
+        }
+
+
+def load_text(load: dict[str, Any]) -> str:
+    """'load 2.1 (max 3.4), CPU 87% busy' for printing next to a figure."""
+    return (
+        f"load avg {load['loadavg_1min_mean']:.1f} (max {load['loadavg_1min_max']:.1f}), "
+        f"CPU {load['cpu_busy_percent']:.0f}% busy"
+    )
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    memory_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory_kb = int(line.split()[1])
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def write_json(path: str | Path | None, data: dict[str, Any]) -> None:
+    if not path:
+        return
+    data = {**data, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of raw values; 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
+    return ordered[rank - 1]
