@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.decorators import org_permission_required
 from accounts.models import User
@@ -64,6 +66,18 @@ def _query_params(params: dict[str, str]) -> dict[str, str]:
     return params
 
 
+def _options_html(options: list[tuple[str, str]], selected: str) -> SafeString:
+    """<option>s for a sub-filter select, joined in Python: the organisation's users appear in
+    three selects, and at a few hundred users template loops cost milliseconds per page."""
+    return mark_safe(  # noqa: S308 - every value is escaped
+        "".join(
+            f'<option value="{escape(code)}"{" selected" if code == selected else ""}>'
+            f"{escape(label)}</option>"
+            for code, label in options
+        )
+    )
+
+
 def _subfilter_groups(params: dict[str, str], users: list[tuple[str, str]]) -> list[dict]:
     chosen = {t.strip() for t in params.get("event_type", "").split(",") if t.strip()}
     groups = []
@@ -82,6 +96,8 @@ def _subfilter_groups(params: dict[str, str], users: list[tuple[str, str]]) -> l
                 field |= {"options": users, "any_label": "Anyone"}
             elif name == "kind":
                 field |= {"options": list(catalog.SETTINGS_KINDS.items()), "any_label": "All kinds"}
+            if field["options"] is not None:
+                field["options_html"] = _options_html(field["options"], field["value"])
             else:
                 field["label"] = f"{catalog.EVENT_TYPES[event_type]} id"
                 field["placeholder"] = "e.g. 42"
