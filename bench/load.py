@@ -229,6 +229,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: config)")
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (0: config)")
     parser.add_argument("--depth-pages", type=int, default=10_000)
+    parser.add_argument(
+        "--no-volume-strip",
+        action="store_true",
+        help="do not load the page's volume strip after each page (a browser does)",
+    )
     parser.add_argument("--label", default="", help="free text saved with the results")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
@@ -267,6 +272,7 @@ def main() -> None:
         "api_wait": [float(x) for x in args.api_wait.split(",")],
         "event_types": list(catalog.EVENT_TYPES),
         "kinds": list(catalog.SETTINGS_KINDS),
+        "volume_strip": not args.no_volume_strip,
     }
     workdir = Path(tempfile.mkdtemp(prefix="auditdesk-load-"))
     config_path = workdir / "config.json"
@@ -436,6 +442,7 @@ def main() -> None:
             "administrators": args.administrators,
             "api_clients": args.api_clients,
             "admin_wait_s": config["admin_wait"],
+            "volume_strip": config["volume_strip"],
             "api_wait_s": config["api_wait"],
             "seconds": seconds,
             "endpoints": endpoints,
