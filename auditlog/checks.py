@@ -37,3 +37,28 @@ def middleware_order(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessag
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.database)
+def app_role_usable(
+    app_configs: Any, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The application role must exist and be restricted, or audit rows are not protected."""
+    from django.db import connections
+
+    from auditlog.roles import role_problems
+
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if not hasattr(connection, "owner_mode"):
+            continue
+        for problem in role_problems(connection):
+            messages.append(
+                checks.Warning(
+                    f"Database {alias!r}: {problem}.",
+                    hint="See docs/scaling.md (the application's database role).",
+                    id="auditlog.W003",
+                )
+            )
+    return messages

@@ -1,7 +1,11 @@
-"""Sets the audit context for each request, after authentication."""
+"""Sets the audit context for each request, after authentication; clears the tenant at the end."""
 
 from collections.abc import Callable
+from typing import Any
 
+from django.core.signals import request_finished
+from django.db import connections
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from auditlog import context
@@ -28,3 +32,14 @@ class AuditContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+@receiver(request_finished, dispatch_uid="auditlog-reset-tenant-setting")
+def reset_tenant_setting(**kwargs: Any) -> None:
+    """A kept-alive connection must not carry this request's organisation (`app.org_id`, read
+    by the audit table's row-level security) into the next request. On request_finished, not
+    in the middleware: a streamed export still reads after the middleware has returned."""
+    for connection in connections.all(initialized_only=True):
+        reset = getattr(connection, "reset_audit_org", None)
+        if reset is not None:
+            reset()

@@ -1,5 +1,6 @@
 """Raw SQL that writes audit rows: the few statements the ORM cannot say fast enough."""
 
+import json
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -42,46 +43,88 @@ _PLACEHOLDERS = sql.SQL("({})").format(
 _INSERT_HEAD = sql.SQL("INSERT INTO {} ({}) VALUES ").format(
     sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 )
-_COPY = (
-    sql.SQL("COPY {} ({}) FROM STDIN")
-    .format(sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+# Large batches travel as one JSON array of rows, expanded by PostgreSQL. Not COPY:
+# PostgreSQL refuses COPY FROM into a table with row-level security, and the application's
+# role is subject to it. Not a long VALUES list either: quoting thousands of parameters
+# client-side costs more than the INSERT itself (measured: 11 ms vs 1.2 ms for 100 rows); jsonb, so each row is parsed once.
+_CASTS = {
+    "org_id": "bigint",
+    "occurred_at": "timestamptz",
+    "change_id": "uuid",
+    "ip_address": "inet",
+    **dict.fromkeys(JSON_COLUMNS, "jsonb"),
+}
+_FROM_JSON = (
+    sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT {values} FROM jsonb_array_elements(%s::jsonb) r"
+    )
+    .format(
+        table=sql.Identifier(TABLE),
+        columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+        values=sql.SQL(", ").join(
+            sql.SQL("(r->>{})::{}").format(sql.Literal(i), sql.SQL(_CASTS[column]))
+            if column in _CASTS
+            else sql.SQL("r->>{}").format(sql.Literal(i))
+            for i, column in enumerate(COLUMNS)
+        ),
+    )
     .as_bytes(None)
 )
+_OCCURRED_AT = COLUMNS.index("occurred_at")
+_CHANGE_ID = COLUMNS.index("change_id")
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-# Past this many rows COPY beats a multi-row INSERT; below it the INSERT can ride
-# along with COMMIT in a single round trip.
-COPY_THRESHOLD = 64
+# From this many rows the JSON form is cheaper than a VALUES list; below it, the VALUES
+# statement's shape is cached and its few parameters quote quickly.
+JSON_THRESHOLD = 16
+
+
+def _as_json(rows: list[Row]) -> str:
+    return _json(
+        [
+            [
+                *row[:_OCCURRED_AT],
+                row[_OCCURRED_AT].isoformat(),
+                *row[_OCCURRED_AT + 1 : _CHANGE_ID],
+                str(row[_CHANGE_ID]),
+                *row[_CHANGE_ID + 1 :],
+            ]
+            for row in rows
+        ]
+    )
+
+
+def _statement_and_params(rows: list[Row], commit: bool) -> tuple[bytes, list[Any]]:
+    if len(rows) >= JSON_THRESHOLD:
+        return (_FROM_JSON + b"; COMMIT" if commit else _FROM_JSON), [_as_json(rows)]
+    return _insert_statement(len(rows), commit), [value for row in rows for value in row]
 
 
 def write_rows(conn: psycopg.Connection, rows: list[Row]) -> None:
     """Write rows inside the current transaction."""
-    if len(rows) >= COPY_THRESHOLD:
-        with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    with conn.cursor() as cursor:
-        cursor.execute(_insert_statement(len(rows)), [value for row in rows for value in row])
+    statement, params = _statement_and_params(rows, commit=False)
+    with psycopg.ClientCursor(conn) as cursor:
+        cursor.execute(statement, params)
 
 
 def write_rows_and_commit(conn: psycopg.Connection, rows: list[Row]) -> None:
-    """Write rows and COMMIT in one network round trip when the batch is small.
+    """Write rows and COMMIT in one network round trip, whatever the batch size.
 
-    The rows go as `EXECUTE <prepared INSERT>(…); COMMIT` in one simple-protocol message:
-    one round trip, and the server reuses the INSERT's plan instead of parsing and
-    planning a long statement each time. If the INSERT fails the server skips the
-    COMMIT and the error propagates, so the caller rolls the whole transaction back.
+    Up to PREPARED_MAX rows go as `EXECUTE <prepared INSERT>(…); COMMIT` in one
+    simple-protocol message: one round trip, and the server reuses the INSERT's plan
+    instead of parsing and planning a long statement each time; more rows go as one
+    INSERT from a jsonb array, with COMMIT in the same message. If the INSERT fails the
+    server skips the COMMIT and the error propagates, so the caller rolls the whole
+    transaction back.
     """
     count = len(rows)
-    if count >= COPY_THRESHOLD:
-        write_rows(conn, rows)
-        conn.commit()
-        return
-    statement = _execute_and_commit_statement(conn, count) if count <= PREPARED_MAX else None
-    if statement is None:
-        statement = _insert_statement(count, commit=True)
+    if count > PREPARED_MAX:
+        statement, params = _statement_and_params(rows, commit=True)
+    else:
+        statement = _execute_and_commit_statement(conn, count)
+        params = [value for row in rows for value in row]
     with psycopg.ClientCursor(conn) as cursor:
-        cursor.execute(statement, [value for row in rows for value in row])
+        cursor.execute(statement, params)
 
 
 # Batches up to this size get a server-side prepared INSERT (one per size and connection).

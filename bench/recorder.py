@@ -94,7 +94,8 @@ def main() -> None:
                 )
         return args.saves / elapsed
 
-    with connection.cursor() as cursor:
+    # Row-level security: the organisation's rows are read within its context.
+    with context.use(org_id=org.pk), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s", [org.pk])
         rows_before = cursor.fetchone()[0]
 
@@ -123,7 +124,7 @@ def main() -> None:
     progress.close()
     load = sampler.stop()
 
-    with connection.cursor() as cursor:
+    with context.use(org_id=org.pk), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s", [org.pk])
         rows_written = cursor.fetchone()[0] - rows_before
     expected_rows = args.rounds * len(shapes) * args.saves + sum(1 for _ in shapes) * args.saves

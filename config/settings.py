@@ -86,6 +86,12 @@ DATABASES = {
 # Our backend subclasses Django's PostgreSQL backend to write buffered audit rows just
 # before COMMIT, in the same network round trip (see auditlog/db/base.py).
 DATABASES["default"]["ENGINE"] = "auditlog.db"
+# The running application's restricted role: each connection switches to it (SET ROLE);
+# migrations and platform jobs run as the owner (auditlog/roles.py, docs/scaling.md).
+# Set DATABASE_APP_ROLE="" when DATABASE_URL already logs in as a restricted role.
+DATABASES["default"].setdefault("OPTIONS", {})["assume_role"] = os.environ.get(
+    "DATABASE_APP_ROLE", "auditdesk_app"
+)
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
     "TEST_DATABASE_NAME", "test_auditdesk"
 )
@@ -146,6 +152,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "auditdesk",
+        # Nothing that records a change waits on Redis; callers of the cache (API rate
+        # limits) give up quickly when it is unreachable.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 
@@ -191,10 +200,34 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Task modules outside an app's tasks.py (autodiscovery only looks there).
 CELERY_IMPORTS = ("auditlog.exports",)
+# Exports requested while the broker was down are sent once it is back.
+CELERY_BEAT_SCHEDULE["audit-exports-enqueue-waiting"] = {
+    "task": "auditlog.exports_enqueue_waiting",
+    "schedule": 30.0,
+}
 CELERY_BEAT_SCHEDULE["audit-exports-delete-expired"] = {
     "task": "auditlog.exports_delete_expired",
     "schedule": timedelta(days=1),
 }
+# The audit log's trust jobs (auditlog/tasks.py): seal, verify, partitions ahead, retention.
+CELERY_BEAT_SCHEDULE["audit-seal-chains"] = {
+    "task": "auditlog.seal_chains",
+    "schedule": float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS", "300")),
+}
+CELERY_BEAT_SCHEDULE["audit-verify-chains"] = {
+    "task": "auditlog.verify_chains",
+    "schedule": timedelta(hours=1),
+}
+CELERY_BEAT_SCHEDULE["audit-partitions-ensure"] = {
+    "task": "auditlog.partitions_ensure",
+    "schedule": timedelta(days=1),
+}
+CELERY_BEAT_SCHEDULE["audit-retention-purge"] = {
+    "task": "auditlog.retention_purge",
+    "schedule": timedelta(days=1),
+}
+# Sealing waits this long (and for older open transactions) before an event is sealed.
+AUDIT_SEAL_MARGIN_SECONDS = float(os.environ.get("AUDIT_SEAL_MARGIN_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE["route-queued-conversations"] = {
     "task": "worksession.tasks.route_all_organizations",
     "schedule": 10.0,

@@ -61,6 +61,12 @@ def admin_client(admin: User) -> Client:
 def audit_rows(org: Organization | int, **filters: Any) -> list[dict[str, Any]]:
     """The organisation's audit rows, oldest first, as dicts of the fields tests compare."""
     org_id = org if isinstance(org, int) else org.pk
+    # Row-level security shows an organisation's rows only within its own context.
+    with tenant(org_id):
+        return _rows_of(org_id, **filters)
+
+
+def _rows_of(org_id: int, **filters: Any) -> list[dict[str, Any]]:
     return list(
         AuditEvent.objects.for_org(org_id)
         .filter(**filters)

@@ -12,6 +12,7 @@ from accounts.tenancy import tenant
 from auditlog import context
 from auditlog.context import Actor
 from auditlog.models import AuditEvent
+from auditlog.roles import owner_mode
 from tests.conftest import audit_rows, compact
 
 REFUSE_AUDIT_SQL = """
@@ -30,10 +31,11 @@ CREATE TRIGGER test_refuse_audit BEFORE INSERT ON auditlog_auditevent
 
 @pytest.fixture
 def refuse_audit_writes():
-    with connection.cursor() as cursor:
+    # Triggers are DDL: the tables' owner's business, not the application role's.
+    with owner_mode(), connection.cursor() as cursor:
         cursor.execute(REFUSE_AUDIT_SQL)
     yield
-    with connection.cursor() as cursor:
+    with owner_mode(), connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS test_refuse_audit ON auditlog_auditevent")
 
 

@@ -35,25 +35,30 @@ def test_seed_demo_builds_a_history_with_every_event_type_section_and_performer(
     assert "Acme Support created" in out.getvalue()
 
     org = Organization.objects.get(name="Acme Support")
-    events = AuditEvent.objects.for_org(org.pk)
-    assert set(events.values_list("event_type", flat=True).distinct()) == set(catalog.EVENT_TYPES)
-    assert SPEC_SECTIONS <= set(events.values_list("section", flat=True).distinct())
-    assert set(events.values_list("actor_type", flat=True).distinct()) == set(catalog.ACTOR_TYPES)
-    assert {
-        "create", "update", "delete", "login", "logout", "login_failed", "lockout",
-        "assign", "unassign", "session_start", "session_end",
-    } <= set(events.values_list("action", flat=True).distinct())  # fmt: skip
-    # The month is spread over 30 days, with the automations' signature rows among it.
-    first, last = events.order_by("occurred_at").first(), events.order_by("occurred_at").last()
-    assert (last.occurred_at - first.occurred_at).days >= 29
-    assert events.filter(
-        section="Work Session", actor_type="system", metadata__reason="heartbeat_lapse"
-    ).exists()
-    assert events.filter(action="assign", metadata__over_capacity=True).exists()
-    assert events.filter(action="assign", actor_type="queue_router").count() > 50
-    assert events.filter(section="Conversation", actor_type="business_rule").count() > 20
-
+    # Row-level security: the log is read within its organisation's context.
     with tenant(org):
+        events = AuditEvent.objects.for_org(org.pk)
+        assert set(events.values_list("event_type", flat=True).distinct()) == set(
+            catalog.EVENT_TYPES
+        )
+        assert SPEC_SECTIONS <= set(events.values_list("section", flat=True).distinct())
+        assert set(events.values_list("actor_type", flat=True).distinct()) == set(
+            catalog.ACTOR_TYPES
+        )
+        assert {
+            "create", "update", "delete", "login", "logout", "login_failed", "lockout",
+            "assign", "unassign", "session_start", "session_end",
+        } <= set(events.values_list("action", flat=True).distinct())  # fmt: skip
+        # The month is spread over 30 days, with the automations' signature rows among it.
+        first, last = events.order_by("occurred_at").first(), events.order_by("occurred_at").last()
+        assert (last.occurred_at - first.occurred_at).days >= 29
+        assert events.filter(
+            section="Work Session", actor_type="system", metadata__reason="heartbeat_lapse"
+        ).exists()
+        assert events.filter(action="assign", metadata__over_capacity=True).exists()
+        assert events.filter(action="assign", actor_type="queue_router").count() > 50
+        assert events.filter(section="Conversation", actor_type="business_rule").count() > 20
+
         agents = User.objects.filter(is_active=True, role_group__name__in=["Agent", "Team Lead"])
         assert agents.count() == 10
 
@@ -70,8 +75,10 @@ def test_seed_demo_builds_a_history_with_every_event_type_section_and_performer(
     assert admin.password.startswith("pbkdf2_sha256$1000000$")
 
     # Idempotent: a second run changes nothing.
-    count = events.count()
+    with tenant(org):
+        count = events.count()
     again = io.StringIO()
     call_command("seed_demo", stdout=again, stderr=io.StringIO())
     assert "already exists" in again.getvalue()
-    assert AuditEvent.objects.for_org(org.pk).count() == count
+    with tenant(org):
+        assert AuditEvent.objects.for_org(org.pk).count() == count
