@@ -1,6 +1,7 @@
 """App config: connects the recorder and loads every app's audit declarations."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -10,6 +11,14 @@ class AuditlogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from auditlog import checks, signals  # noqa: F401
+        from auditlog import checks, middleware, signals  # noqa: F401
+        from auditlog.retention import retention_defaults_sync
+        from auditlog.roles import grant_after_migrate
 
         autodiscover_modules("audit")
+        # After every migrate (and test flush): new tables get the application role's
+        # grants, and the database gets the catalog's retention defaults.
+        post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="auditlog-grants")
+        post_migrate.connect(
+            retention_defaults_sync, sender=self, dispatch_uid="auditlog-retention-defaults"
+        )

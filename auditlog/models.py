@@ -144,3 +144,106 @@ class AuditExport(TenantModel):
     @builtins.property
     def download_path(self) -> str:
         return reverse("api-export-download", kwargs={"pk": self.pk})
+
+
+class AuditSeal(models.Model):
+    """One link of a hash chain: a sealed batch of an organisation's events of one section.
+
+    Each (org_id, section) is its own chain, because retention is per section and a purge
+    may only remove whole seals (auditlog/integrity.py, auditlog/retention.py). Written by
+    the sealing job in owner mode; the application's role may only read seals.
+    """
+
+    org_id = models.BigIntegerField()
+    section = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=32)
+    seq = models.BigIntegerField()
+    first_occurred_at = models.DateTimeField()
+    first_event_id = models.BigIntegerField()
+    last_occurred_at = models.DateTimeField()
+    last_event_id = models.BigIntegerField()
+    event_count = models.IntegerField()
+    prev_hash = models.BinaryField(max_length=32)
+    hash = models.BinaryField(max_length=32)
+    # Per event, in order: its id (8 bytes) and the first 16 bytes of its digest, so a broken
+    # seal can name the event that changed, went missing or was added.
+    manifest = models.BinaryField()
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org_id", "section", "seq"], name="auditseal_chain_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"seal {self.org_id}/{self.section}#{self.seq} ({self.event_count} events)"
+
+
+class AuditPurge(models.Model):
+    """A receipt of a retention purge: where a chain now starts (the last purged seal's hash)."""
+
+    org_id = models.BigIntegerField()
+    section = models.CharField(max_length=64)
+    through_seq = models.BigIntegerField()
+    last_hash = models.BinaryField(max_length=32)
+    last_occurred_at = models.DateTimeField()
+    last_event_id = models.BigIntegerField()
+    seals_purged = models.IntegerField()
+    events_purged = models.BigIntegerField()
+    cutoff = models.DateTimeField()
+    purged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org_id", "section", "through_seq"], name="auditpurge_chain_seq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"purge {self.org_id}/{self.section} through #{self.through_seq}"
+
+
+class AuditChainStatus(models.Model):
+    """The latest verification of an organisation's chains, for the viewer's badge."""
+
+    org_id = models.BigIntegerField(unique=True)
+    checked_at = models.DateTimeField()
+    verified = models.BooleanField()
+    sealed_events = models.BigIntegerField(default=0)
+    verified_up_to_event_id = models.BigIntegerField(null=True, blank=True)
+    verified_up_to_at = models.DateTimeField(null=True, blank=True)
+    first_broken_link = models.JSONField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"chain status of {self.org_id}: {'intact' if self.verified else 'broken'}"
+
+
+class AuditRetention(TenantModel):
+    """An organisation's retention for one event type, instead of the catalog's default.
+
+    Organization.audit_retention_days stays the upper bound for every type.
+    """
+
+    event_type = models.CharField(max_length=32, choices=list(catalog.EVENT_TYPES.items()))
+    days = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "event_type"], name="auditretention_org_type")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type}: {self.days} days"
+
+
+class AuditRetentionDefault(models.Model):
+    """The catalog's default retention per section, copied after every migrate, so the
+    database's purge function reads the same defaults as the code (auditlog.retention)."""
+
+    section = models.CharField(max_length=64, primary_key=True)
+    event_type = models.CharField(max_length=32)
+    days = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.section}: {self.days} days"

@@ -1,12 +1,15 @@
-"""Celery base task that carries the sender's audit context into the worker."""
+"""Celery base task that carries the sender's audit context into the worker; audit log jobs."""
 
+import logging
 from typing import Any
 
-from celery import Task
+from celery import Task, shared_task
 
 from auditlog import context
 
 CONTEXT_HEADER = "audit_context"
+
+log = logging.getLogger(__name__)
 
 
 class ContextTask(Task):
@@ -24,3 +27,43 @@ class ContextTask(Task):
             return super().__call__(*args, **kwargs)
         with context.use(context.AuditContext.from_dict(sent)):
             return super().__call__(*args, **kwargs)
+
+
+# Platform jobs on the audit log (scheduled by CELERY_BEAT_SCHEDULE; never on the write path).
+
+
+@shared_task(name="auditlog.seal_chains")
+def seal_chains() -> int:
+    """Seal every organisation's events that can no longer change; returns the seals made."""
+    from auditlog import integrity
+
+    return len(integrity.seal())
+
+
+@shared_task(name="auditlog.verify_chains")
+def verify_chains() -> int:
+    """Recompute every organisation's chains (the viewer's badge shows the result)."""
+    from accounts.models import Organization
+    from auditlog import integrity
+
+    broken = 0
+    for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+        report = integrity.verify(org_id)
+        if not report.verified:
+            broken += 1
+            log.error("audit chain of organisation %s broken: %s", org_id, report.first_broken_link)
+    return broken
+
+
+@shared_task(name="auditlog.partitions_ensure")
+def partitions_ensure() -> list[str]:
+    from auditlog import partitions
+
+    return partitions.partitions_ensure()
+
+
+@shared_task(name="auditlog.retention_purge")
+def retention_purge() -> int:
+    from auditlog import retention
+
+    return retention.retention_purge().events_purged

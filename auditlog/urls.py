@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from auditlog import api, insight_views, views
+from auditlog import api, insight_views, integrity_api, views
 
 urlpatterns: list = [
     path("settings/security/audit-log/", views.audit_log, name="audit_log"),
@@ -31,6 +31,11 @@ urlpatterns: list = [
         "api/v1/audit-events/<str:id>/",
         api.AuditEventDetailView.as_view(),
         name="api-audit-event",
+    ),
+    path(
+        "api/v1/audit-integrity/",
+        integrity_api.AuditIntegrityView.as_view(),
+        name="api-audit-integrity",
     ),
     path("api/v1/exports/", api.ExportListView.as_view(), name="api-exports"),
     path("api/v1/exports/<str:pk>/", api.ExportDetailView.as_view(), name="api-export-detail"),

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.decorators import org_permission_required
 from accounts.models import User
-from auditlog import catalog, filters, insight_views, paging, presentation
+from auditlog import catalog, filters, insight_views, integrity, paging, presentation
 
 DEFAULT_DAYS = 7
 EXPORT_CSV_PATH = "/api/v1/audit-events/export.csv"
@@ -211,5 +211,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "export_filters_json": json.dumps(export_filters),
         # Events per day for these filters: its own request, so counting never delays the rows.
         "volume_url": None if errors else reverse("audit_log_volume") + "?" + _query(params),
+        "integrity": integrity.status(org.pk),
     }
     return render(request, "auditlog/audit_log.html", context, status=400 if errors else 200)
