@@ -227,19 +227,36 @@ def export_start(*, org: Any, fmt: Any, filters: Any, requested_by: str) -> Audi
     return export
 
 
+# Shown on a pending export whose task could not be sent (the broker, Redis, is down).
+QUEUE_WAIT = "Waiting for the task queue; the export starts as soon as it is back."
+
+
 def _enqueue(export: AuditExport) -> None:
-    # The export is committed either way; if the broker is unreachable say so on the
-    # export (its status shows the failure) instead of failing the request with a 500.
+    # The export is committed either way. If the broker is unreachable the request still
+    # succeeds and the export waits, pending, until exports_enqueue_waiting sends it.
     try:
         export_run_task.delay(str(export.pk))
     except Exception:
-        log.exception("could not queue audit export %s", export.pk)
-        _set(
-            export.pk,
-            status=AuditExport.Status.FAILED,
-            error="The export could not be queued; please try again.",
-        )
-        export.status = AuditExport.Status.FAILED
+        log.warning("could not queue audit export %s; it waits for the broker", export.pk)
+        _set(export.pk, error=QUEUE_WAIT)
+        export.error = QUEUE_WAIT
+
+
+def exports_enqueue_waiting() -> int:
+    """Send the exports that could not be queued while the broker was down; returns how many."""
+    waiting = AuditExport.all_tenants.filter(status=AuditExport.Status.PENDING, error=QUEUE_WAIT)
+    sent = 0
+    for pk in waiting.values_list("pk", flat=True):
+        # Claimed before sending, so two sweeps never queue one export twice.
+        if not waiting.filter(pk=pk).update(error=""):
+            continue
+        try:
+            export_run_task.delay(str(pk))
+        except Exception:
+            _set(pk, error=QUEUE_WAIT)
+            raise
+        sent += 1
+    return sent
 
 
 def export_path(export: AuditExport) -> Path:
@@ -365,6 +382,11 @@ def exports_delete_expired() -> int:
 @app.task(name="auditlog.export_run")
 def export_run_task(export_id: str) -> None:
     export_run(export_id=export_id)
+
+
+@app.task(name="auditlog.exports_enqueue_waiting")
+def exports_enqueue_waiting_task() -> int:
+    return exports_enqueue_waiting()
 
 
 @app.task(name="auditlog.exports_delete_expired")
