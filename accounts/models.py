@@ -42,7 +42,9 @@ class RoleGroup(AuditedModel, TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["org", "name"], name="rolegroup_unique_name_per_org")
+            models.UniqueConstraint(fields=["org", "name"], name="rolegroup_unique_name_per_org"),
+            # What other tables' (org_id, role_group_id) foreign keys point at.
+            models.UniqueConstraint(fields=["org", "id"], name="rolegroup_org_id"),
         ]
         ordering = ["name"]
 
@@ -84,7 +86,14 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
     )
     role_group = models.ForeignKey(
-        RoleGroup, null=True, blank=True, on_delete=models.RESTRICT, related_name="users"
+        RoleGroup,
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="users",
+        # Enforced with the organisation: FOREIGN KEY (org_id, role_group_id), so a user can
+        # never hold another organisation's role group (migration 0002_tenant_keys).
+        db_constraint=False,
     )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
@@ -101,6 +110,7 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["name", "email"]
+        constraints = [models.UniqueConstraint(fields=["org", "id"], name="user_org_id")]
 
     def __str__(self) -> str:
         return self.name or self.email
@@ -130,7 +140,13 @@ class ApiToken(AuditedModel, TenantModel):
     secret_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     created_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        # Enforced with the organisation: FOREIGN KEY (org_id, created_by_id) (0002_tenant_keys).
+        db_constraint=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -19,6 +19,8 @@ class Customer(AuditedModel, TenantModel):
     class Meta:
         ordering = ["name", "id"]
         indexes = [models.Index(fields=["org", "email"], name="customer_org_email")]
+        # What conversations' (org_id, customer_id) foreign key points at.
+        constraints = [models.UniqueConstraint(fields=["org", "id"], name="customer_org_id")]
 
     def __str__(self) -> str:
         return self.name or self.email or f"Customer #{self.pk}"
@@ -29,7 +31,13 @@ class Conversation(AuditedModel, TenantModel):
     STATUS_CHOICES: dict[str, str] = {OPEN: "Open", SNOOZED: "Snoozed", DONE: "Done"}
     PRIORITY_CHOICES: dict[str, str] = {p: p.capitalize() for p in PRIORITIES}
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        # Enforced with the organisation: FOREIGN KEY (org_id, customer_id) (tenant_keys migration).
+        db_constraint=False,
+    )
     subject = models.CharField(max_length=300)
     status = models.CharField(max_length=16, choices=list(STATUS_CHOICES.items()), default=OPEN)
     priority = models.CharField(
@@ -43,6 +51,8 @@ class Conversation(AuditedModel, TenantModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
+        # Enforced with the organisation: FOREIGN KEY (org_id, assigned_to_id) (tenant_keys).
+        db_constraint=False,
     )
     snoozed_until = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)

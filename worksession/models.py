@@ -24,6 +24,8 @@ class AgentStatus(TenantModel):
         primary_key=True,
         on_delete=models.CASCADE,
         related_name="agent_status",
+        # Enforced with the organisation: FOREIGN KEY (org_id, user_id) (tenant_keys migration).
+        db_constraint=False,
     )
     status = models.CharField(
         max_length=16, choices=[(s, s) for s in STATUSES], default=UNAVAILABLE
