@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Finds PostgreSQL and Redis on localhost, or starts embedded ones, and exports their URLs.
 SERVICES := eval "$$(python3 scripts/devservices.py up)"
 
-.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench clean-services
+.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench soak clean-services
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -62,6 +62,11 @@ bench-export: install
 # writes bench/REPORT.md and bench/report.png. Long: about an hour on 2 cores.
 bench: install
 	@$(SERVICES) && SCALE="$(SCALE)" $(PY) bench/scale.py $(BENCH_ARGS)
+
+# 8 writers × 10,000 audited changes while PostgreSQL restarts and Redis stops, on servers of
+# its own (spare ports, started by devservices); checks every row and the hash chains. Minutes.
+soak: install
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean-services:
 	python3 scripts/devservices.py down

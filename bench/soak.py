@@ -1,0 +1,486 @@
+"""Soak test: concurrent writers make audited changes while PostgreSQL restarts and Redis stops.
+
+`make soak` (not part of `make test`): 8 writer processes × 10,000 audited changes each
+through the services (and some through the REST API with a token), a random 10% inside
+transactions that roll back. Mid-run PostgreSQL is restarted once (pg_ctl restart -m fast)
+and Redis is stopped for 10 seconds; sealing runs alongside, as beat would run it. Both
+servers are dedicated ones on spare ports, started by scripts/devservices.py, so the shared
+servers are never touched. At the end:
+- every committed change has exactly its audit rows (one per changed property, one change id);
+- no rolled-back change has any;
+- no duplicates;
+- the hash chains verify;
+- writers met errors only as clean retries (reconnect, check whether the change landed,
+  retry it if not).
+It prints those counts and exits non-zero if any check fails.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "auditdesk_soak"
+PROPERTIES = ("name", "phone")  # each change sets both: two rows sharing one change id
+
+
+def _devservices() -> Any:
+    spec = importlib.util.spec_from_file_location("devservices", ROOT / "scripts/devservices.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["devservices"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{args.pg_port}/{DATABASE}",
+        "REDIS_URL": f"redis://127.0.0.1:{args.redis_port}/0",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "ERROR",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def _django(args: argparse.Namespace) -> None:
+    os.environ.update(_env(args))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _marker(writer: int, change: int, rolled_back: bool) -> tuple[str, str]:
+    kind = "r" if rolled_back else "c"
+    return f"soak w{writer} {kind}{change}", f"+1 555 {writer:02d} {change:06d}"
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def setup(args: argparse.Namespace) -> None:
+    """Organisations, each writer's customers and its API token; written to a JSON file."""
+    _django(args)
+    from accounts.models import User
+    from accounts.services import api_token_create, organization_create
+    from accounts.tenancy import tenant
+    from conversations.services import customer_create
+
+    plan: dict[str, Any] = {"writers": {}}
+    orgs = []
+    for n in range(args.orgs):
+        org = organization_create(
+            name=f"Soak Org {n}",
+            admin_email=f"admin@soak{n}.test",
+            admin_password="soak-password-123",
+        )
+        orgs.append(org)
+    for index in range(args.writers):
+        org = orgs[index % len(orgs)]
+        with tenant(org):
+            admin = User.objects.get(email=f"admin@soak{index % len(orgs)}.test")
+            customers = [
+                customer_create(name=f"Customer {index}-{k}").pk for k in range(args.customers)
+            ]
+            _, secret = api_token_create(name=f"Soak token {index}", scopes=["customers:write"])
+        plan["writers"][str(index)] = {
+            "org_id": org.pk,
+            "user_id": admin.pk,
+            "customers": customers,
+            "token": secret,
+        }
+    Path(args.plan).write_text(json.dumps(plan))
+
+
+# --------------------------------------------------------------------------- writer
+
+
+class RolledBack(Exception):
+    """Raised inside a change's transaction to roll it back on purpose."""
+
+
+def writer(args: argparse.Namespace) -> None:
+    _django(args)
+    from django.db import DatabaseError, InterfaceError, connection, transaction
+    from django.test import Client
+
+    from accounts.tenancy import tenant
+    from auditlog.context import Actor
+    from conversations.models import Customer
+    from conversations.services import customer_update
+
+    plan = json.loads(Path(args.plan).read_text())["writers"][str(args.index)]
+    rng = random.Random(args.seed * 1000 + args.index)
+    actor = Actor("user", str(plan["user_id"]), f"Soak writer {args.index}")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plan['token']}", raise_request_exception=True)
+    cached: dict[int, Customer] = {}
+    ledger: dict[str, Any] = {"committed": [], "rolled_back": [], "via_api": 0, "retries": {}}
+    retries: Counter[str] = Counter()
+
+    def customer(pk: int) -> Customer:
+        if pk not in cached:
+            cached[pk] = Customer.all_tenants.get(pk=pk)
+        return cached[pk]
+
+    def landed(pk: int, name: str) -> bool:
+        return Customer.all_tenants.filter(pk=pk, name=name).exists()
+
+    def reconnect() -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                connection.close()
+            except DatabaseError:
+                pass
+            try:
+                connection.ensure_connection()
+                return
+            except DatabaseError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    with tenant(plan["org_id"], actor=actor):
+        for change in range(args.changes):
+            pk = plan["customers"][change % len(plan["customers"])]
+            rolled_back = rng.random() < 0.10
+            via_api = not rolled_back and rng.random() < 0.20
+            name, phone = _marker(args.index, change, rolled_back)
+            while True:
+                try:
+                    if via_api:
+                        response = api.patch(
+                            f"/api/v1/customers/{pk}/",
+                            {"name": name, "phone": phone},
+                            content_type="application/json",
+                        )
+                        if response.status_code != 200:
+                            raise RuntimeError(f"API answered {response.status_code}")
+                        cached.pop(pk, None)
+                    else:
+                        with transaction.atomic():
+                            customer_update(customer=customer(pk), name=name, phone=phone)
+                            if rolled_back:
+                                raise RolledBack
+                    ledger["committed"].append(name)
+                    ledger["via_api"] += via_api
+                    break
+                except RolledBack:
+                    cached.pop(pk, None)  # its in-memory values are the rolled-back ones
+                    ledger["rolled_back"].append(name)
+                    break
+                except (DatabaseError, InterfaceError) as error:
+                    # A clean retry: reconnect, then redo the change unless it landed.
+                    retries[type(error).__name__] += 1
+                    cached.pop(pk, None)
+                    reconnect()
+                    if rolled_back:
+                        ledger["rolled_back"].append(name)
+                        break
+                    if landed(pk, name):
+                        ledger["committed"].append(name)
+                        ledger["via_api"] += via_api
+                        break
+            if change % 250 == 0:
+                print(f"progress {change}", flush=True)
+    ledger["retries"] = dict(retries)
+    Path(args.ledger).write_text(json.dumps(ledger))
+    print(f"progress {args.changes}", flush=True)
+
+
+# --------------------------------------------------------------------------- controller
+
+
+def _manage(args: argparse.Namespace, *command: str, check: bool = True) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *command],
+        env=_env(args),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def _servers_up(args: argparse.Namespace, ds: Any) -> dict[str, Any]:
+    env = _env(args)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts/devservices.py"),
+            "up",
+            "--pg-port",
+            str(args.pg_port),
+            "--redis-port",
+            str(args.redis_port),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"devservices up failed:\n{result.stderr}")
+    state = ds.load_state(ds.state_path(args.pg_port, args.redis_port))
+    # Restarting and stopping servers is only ever done to servers this run's devservices
+    # started on the soak's own ports.
+    if not state.get("postgres") or not state.get("redis"):
+        raise SystemExit(
+            f"ports {args.pg_port}/{args.redis_port} are served by servers devservices did not "
+            "start; choose free ports with --pg-port/--redis-port"
+        )
+    return state
+
+
+def _restart_postgres(entry: dict[str, Any]) -> float:
+    prefix = ["runuser", "-u", entry["run_as"], "--"] if entry.get("run_as") else []
+    started = time.monotonic()
+    # The server's output goes to its log file: a pipe would be inherited by the new server.
+    subprocess.run(
+        [*prefix, str(Path(entry["bindir"]) / "pg_ctl"), "-D", entry["datadir"], "-l",
+         entry["log"], "-m", "fast", "-w", "-t", "60", "restart"],
+        cwd=Path(entry["datadir"]).parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )  # fmt: skip
+    return time.monotonic() - started
+
+
+def controller(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    ds = _devservices()
+    workdir = Path(args.workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    state = _servers_up(args, ds)
+    pg, redis_entry = state["postgres"], state["redis"]
+    print(f"PostgreSQL on :{args.pg_port} and Redis on :{args.redis_port} (dedicated)")
+    subprocess.run(
+        [str(Path(pg["bindir"]) / "psql"), "-h", "127.0.0.1", "-p", str(args.pg_port), "-U",
+         "postgres", "-qc", f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)', "postgres"],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        [str(Path(pg["bindir"]) / "psql"), "-h", "127.0.0.1", "-p", str(args.pg_port), "-U",
+         "postgres", "-qc", f'CREATE DATABASE "{DATABASE}"', "postgres"],
+        check=True,
+    )  # fmt: skip
+    _manage(args, "migrate", "--noinput", "-v0")
+    plan = workdir / "plan.json"
+    common = ["--pg-port", str(args.pg_port), "--redis-port", str(args.redis_port)]
+    subprocess.run(
+        [sys.executable, __file__, "setup", *common, "--plan", str(plan),
+         "--writers", str(args.writers), "--orgs", str(args.orgs),
+         "--customers", str(args.customers)],
+        env=_env(args),
+        check=True,
+    )  # fmt: skip
+    print(f"{args.writers} writers × {args.changes:,} changes, 10% rolled back on purpose")
+
+    progress = [0] * args.writers
+    writers = []
+    for index in range(args.writers):
+        process = subprocess.Popen(
+            [sys.executable, __file__, "writer", *common, "--plan", str(plan),
+             "--index", str(index), "--changes", str(args.changes), "--seed", str(args.seed),
+             "--ledger", str(workdir / f"ledger-{index}.json")],
+            env=_env(args),
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        writers.append(process)
+
+        def follow(process: subprocess.Popen, index: int = index) -> None:
+            for line in process.stdout:
+                if line.startswith("progress "):
+                    progress[index] = int(line.split()[1])
+
+        threading.Thread(target=follow, args=(process,), daemon=True).start()
+
+    total = args.writers * args.changes
+    events: list[str] = []
+    restarted = redis_stopped = False
+    last_seal = last_report = time.monotonic()
+    seals_run = 0
+    while any(process.poll() is None for process in writers):
+        done = sum(progress)
+        if not restarted and done >= total * 0.35:
+            took = _restart_postgres(pg)
+            restarted = True
+            events.append(f"PostgreSQL restarted at {done:,} changes ({took:.1f} s)")
+            print(events[-1], flush=True)
+        if restarted and not redis_stopped and done >= total * 0.60:
+            ds.stop_redis(redis_entry)
+            events.append(f"Redis stopped at {done:,} changes")
+            print(events[-1], flush=True)
+            time.sleep(10)
+            redis_entry = ds.start_redis(ds.parse_redis_url(_env(args)["REDIS_URL"], None))
+            ds.save_state(
+                ds.state_path(args.pg_port, args.redis_port), {**state, "redis": redis_entry}
+            )
+            redis_stopped = True
+            events.append(f"Redis back after 10 s at {sum(progress):,} changes")
+            print(events[-1], flush=True)
+        if time.monotonic() - last_seal > args.seal_every:
+            # What beat does every few minutes; a failure (PostgreSQL restarting) is retried.
+            _manage(args, "seal_audit_chain", "--margin", "5", check=False)
+            seals_run += 1
+            last_seal = time.monotonic()
+        time.sleep(0.5)
+        if time.monotonic() - last_report > 15:
+            last_report = time.monotonic()
+            print(f"{sum(progress):>8,} / {total:,} changes", flush=True)
+    failed = [i for i, process in enumerate(writers) if process.returncode != 0]
+    if failed:
+        print(f"FAIL: writers {failed} crashed (errors other than clean retries)")
+        return 1
+    writing = time.monotonic() - started
+    return _check(args, workdir, events, seals_run, writing, started)
+
+
+def _check(
+    args: argparse.Namespace,
+    workdir: Path,
+    events: list[str],
+    seals_run: int,
+    writing: float,
+    started: float,
+) -> int:
+    _django(args)
+    from django.db import connection
+
+    from accounts.models import Organization
+    from auditlog import integrity
+    from auditlog.roles import owner_mode
+
+    ledgers = [json.loads((workdir / f"ledger-{i}.json").read_text()) for i in range(args.writers)]
+    committed = {name for ledger in ledgers for name in ledger["committed"]}
+    rolled_back = {name for ledger in ledgers for name in ledger["rolled_back"]}
+    retries: Counter[str] = Counter()
+    for ledger in ledgers:
+        retries.update(ledger["retries"])
+    via_api = sum(ledger["via_api"] for ledger in ledgers)
+
+    with owner_mode(), connection.cursor() as cursor:
+        # Per change (one change id): its rows and the name it set; per name, its changes.
+        cursor.execute(
+            """
+            WITH changes AS (
+              SELECT change_id, count(*) AS rows,
+                     max(after #>> '{}') FILTER (WHERE property = 'name') AS name
+                FROM auditlog_auditevent
+               WHERE section = 'Customer' AND action = 'update'
+               GROUP BY change_id)
+            SELECT name, count(*) OVER (PARTITION BY name), rows
+              FROM changes WHERE name LIKE 'soak w%'
+            """
+        )
+        found = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+              SELECT change_id, property FROM auditlog_auditevent
+               GROUP BY change_id, property HAVING count(*) > 1) AS twice
+            """
+        )
+        duplicates = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM auditlog_auditevent WHERE section = 'Customer' "
+            "AND action = 'update' AND (after #>> '{}') LIKE ANY(ARRAY['soak w%', '+1 555 %'])"
+        )
+        change_rows = cursor.fetchone()[0]
+    rows_by_name = {name: (count, per_change) for name, count, per_change in found}
+    missing = [n for n in committed if n not in rows_by_name]
+    wrong = [n for n in committed if n in rows_by_name and rows_by_name[n] != (1, len(PROPERTIES))]
+    leaked = [n for n in rolled_back if n in rows_by_name]
+
+    integrity.seal(margin_seconds=0)
+    reports = [integrity.verify(org.pk) for org in Organization.objects.order_by("pk")]
+    broken = [r for r in reports if not r.verified]
+    sealed = sum(r.sealed_events for r in reports)
+
+    print()
+    print(f"changes attempted          {len(committed) + len(rolled_back):>10,}")
+    print(f"  committed                {len(committed):>10,}  ({via_api:,} through the REST API)")
+    print(f"  rolled back on purpose   {len(rolled_back):>10,}")
+    print(f"audit rows of the changes  {change_rows:>10,}  (expected {len(committed) * 2:,})")
+    print(f"committed without rows     {len(missing):>10,}")
+    print(f"committed with wrong rows  {len(wrong):>10,}")
+    print(f"rolled back with rows      {len(leaked):>10,}")
+    print(f"duplicate rows             {duplicates:>10,}")
+    print(f"sealed events verified     {sealed:>10,}  in {len(reports)} organisations, "
+          f"{'all chains intact' if not broken else f'{len(broken)} BROKEN'}")  # fmt: skip
+    print(f"sealing passes during run  {seals_run:>10,}")
+    print(f"clean retries by writers   {sum(retries.values()):>10,}  {dict(retries)}")
+    for event in events:
+        print(f"fault: {event}")
+    print(f"writing took {writing:.0f} s; total {time.monotonic() - started:.0f} s")
+    ok = (
+        not missing
+        and not wrong
+        and not leaked
+        and not duplicates
+        and change_rows == len(committed) * 2
+        and not broken
+        and len(events) == 3
+    )
+    print("SOAK PASSED" if ok else "SOAK FAILED")
+    for report in broken:
+        print(f"  organisation {report.org_id}: {report.first_broken_link}")
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("role", nargs="?", default="run", choices=["run", "setup", "writer"])
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--changes", type=int, default=10_000, help="changes per writer")
+    parser.add_argument("--orgs", type=int, default=4)
+    parser.add_argument("--customers", type=int, default=50, help="customers per writer")
+    parser.add_argument("--pg-port", type=int, default=55432)
+    parser.add_argument("--redis-port", type=int, default=56379)
+    parser.add_argument("--seal-every", type=float, default=20.0, help="seconds between seals")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="leave the soak servers running")
+    parser.add_argument("--workdir", default="/tmp/auditdesk-soak")  # noqa: S108
+    parser.add_argument("--plan")
+    parser.add_argument("--index", type=int)
+    parser.add_argument("--ledger")
+    args = parser.parse_args()
+    if args.role == "setup":
+        setup(args)
+    elif args.role == "writer":
+        writer(args)
+    else:
+        code = 1
+        try:
+            code = controller(args)
+        finally:
+            if not args.keep:
+                subprocess.run(
+                    [sys.executable, str(ROOT / "scripts/devservices.py"), "down",
+                     "--pg-port", str(args.pg_port), "--redis-port", str(args.redis_port)],
+                    env=_env(args),
+                    check=False,
+                )  # fmt: skip
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
