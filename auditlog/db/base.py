@@ -25,6 +25,7 @@ import psycopg
 from django.db import DatabaseError
 from django.db.backends.postgresql import base
 from django.db.utils import DEFAULT_DB_ALIAS
+from psycopg import sql
 
 from auditlog import context, storage
 
@@ -127,7 +128,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.owner_mode_depth or self.alias == NO_DB_ALIAS or not self.app_role:
             return False
         try:
-            return super()._configure_role(connection)
+            # On `connection` itself: Django's version quotes through this wrapper, which
+            # inside a pool's configure callback waits for the pool forever.
+            with connection.cursor() as cursor:
+                cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.app_role)))
+            return True
         except psycopg.errors.InvalidParameterValue:
             # The role is created by auditlog's migrations; until then (a fresh database)
             # the connection keeps its login role and the system check auditlog.W003 says so.
@@ -184,5 +189,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _close(self) -> None:
         self.audit_buffer = []
         self._audit_marks.clear()
+        if self.pool and self.connection is not None and self._audit_org:
+            # Back to the pool: the next borrower must not inherit this organisation.
+            try:
+                self.connection.execute(_SET_ORG, ("",))
+            except psycopg.Error:
+                log.warning("could not clear app.org_id on a pooled connection", exc_info=True)
         self._audit_org = None
         super()._close()
