@@ -28,7 +28,7 @@ from auditlog.exports import (
     export_start,
     export_stream_start,
 )
-from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key
+from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key, scan_base
 from auditlog.models import AuditEvent, AuditExport
 from auditlog.paging import (
     DEFAULT_PAGE_SIZE,
@@ -214,7 +214,13 @@ class AuditEventListView(AuditApiView):
         if errors:
             raise BadParameters(errors)
         try:
-            page = keyset_page(queryset, params.get("cursor"), size, filters_key(org, params))
+            page = keyset_page(
+                queryset,
+                params.get("cursor"),
+                size,
+                filters_key(org, params),
+                scan_base=scan_base(org, params),
+            )
         except PagingError as error:
             raise BadParameters(error.as_errors()) from None
         return Response(

@@ -434,6 +434,23 @@ def filter_events(
     return filterset.qs.newest_first(), {}
 
 
+# Filters no index serves (a trigram or IP index costs the write path too much): their
+# matches are found by walking the organisation's time-ordered indexes.
+SCANNED: tuple[str, ...] = ("q", "ip")
+
+
+def scan_base(org: Any, params: Mapping[str, Any]) -> AuditEventQuerySet | None:
+    """With a free-text or IP filter, the same filters without it (what the indexes serve),
+    for paging to bound how far one page looks (paging.SCAN_LIMIT); otherwise None."""
+    data = _normalise(params)
+    if not any(name in data for name in SCANNED):
+        return None
+    queryset, errors = filter_events(
+        org, {name: value for name, value in data.items() if name not in SCANNED}
+    )
+    return None if errors else queryset
+
+
 def filters_key(org: Any, params: Mapping[str, Any]) -> str:
     """A short fingerprint of (organisation, filters): cursors made for one set fail on another."""
     canonical = json.dumps([org.pk, sorted(_normalise(params).items())], ensure_ascii=False)

@@ -24,6 +24,8 @@ NEXT = "n"  # older events
 PREVIOUS = "p"  # newer events
 
 _SALT = "auditlog.paging.cursor"
+# How many events of the indexed filters one page of a free-text or IP search looks through.
+SCAN_LIMIT = 10_000
 
 
 class PagingError(ValueError):
@@ -100,47 +102,86 @@ def keyset_page(
     filters_key: str,
     *,
     param: str = "cursor",
+    scan_base: AuditEventQuerySet | None = None,
+    scan_limit: int | None = None,
 ) -> Page:
     """One page of `queryset` (already filtered to one organisation) newest first.
 
     `filters_key` fingerprints the filters; a cursor made for others raises PagingError.
+
+    `scan_base` (the same filters without those no index serves: free text, IP) bounds the
+    work of a page: matches are looked for among the next `scan_limit` events of the base
+    only, so a rare term costs the same on 1M or 100M events. A page that stops at that
+    bound may hold fewer than `size` events and still have a next cursor, which continues
+    the search from where this page stopped looking.
     """
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise PagingError("page_size", f"Use a whole number from 1 to {MAX_PAGE_SIZE}.")
-    if not cursor:
-        items = list(queryset.order_by("-occurred_at", "-id")[: size + 1])
-        has_older = len(items) > size
-        items = items[:size]
-        return Page(
-            items=items,
-            next_cursor=make_cursor(items[-1], NEXT, filters_key) if has_older else None,
-            previous_cursor=None,
+    position: Q | None = None
+    anchor: tuple[datetime, int] | None = None
+    direction = NEXT
+    if cursor:
+        occurred_at, event_id, direction = read_cursor(cursor, filters_key, param)
+        anchor = (occurred_at, event_id)
+        if direction == NEXT:
+            # Written as `<= t AND (< t OR id < i)` so the index range starts at t; the
+            # second clause only trims the few rows that share the timestamp.
+            position = Q(occurred_at__lte=occurred_at) & (
+                Q(occurred_at__lt=occurred_at) | Q(id__lt=event_id)
+            )
+        else:
+            position = Q(occurred_at__gte=occurred_at) & (
+                Q(occurred_at__gt=occurred_at) | Q(id__gt=event_id)
+            )
+    order = ("-occurred_at", "-id") if direction == NEXT else ("occurred_at", "id")
+    scan_limit = scan_limit or SCAN_LIMIT
+    if position is not None:
+        queryset = queryset.filter(position)
+    boundary: tuple[datetime, int] | None = None
+    if scan_base is not None:
+        base = scan_base.filter(position) if position is not None else scan_base
+        boundary = (
+            base.order_by(*order)
+            .values_list("occurred_at", "id")[scan_limit - 1 : scan_limit]
+            .first()
         )
-
-    occurred_at, event_id, direction = read_cursor(cursor, filters_key, param)
-    if direction == NEXT:
-        # Written as `<= t AND (< t OR id < i)` so the index range starts at t; the
-        # second clause only trims the few rows that share the timestamp.
-        older = Q(occurred_at__lte=occurred_at) & (
-            Q(occurred_at__lt=occurred_at) | Q(id__lt=event_id)
-        )
-        items = list(queryset.filter(older).order_by("-occurred_at", "-id")[: size + 1])
-        has_older = len(items) > size
-        items = items[:size]
-        return Page(
-            items=items,
-            next_cursor=make_cursor(items[-1], NEXT, filters_key) if has_older else None,
-            # We came from newer rows, so there is a newer page unless this one is empty.
-            previous_cursor=make_cursor(items[0], PREVIOUS, filters_key) if items else None,
-        )
-
-    newer = Q(occurred_at__gte=occurred_at) & (Q(occurred_at__gt=occurred_at) | Q(id__gt=event_id))
-    items = list(queryset.filter(newer).order_by("occurred_at", "id")[: size + 1])
-    has_newer = len(items) > size
+        if boundary is not None:
+            t, i = boundary
+            if direction == NEXT:
+                within = Q(occurred_at__gte=t) & (Q(occurred_at__gt=t) | Q(id__gte=i))
+            else:
+                within = Q(occurred_at__lte=t) & (Q(occurred_at__lt=t) | Q(id__lte=i))
+            queryset = queryset.filter(within)
+    items = list(queryset.order_by(*order)[: size + 1])
+    more = len(items) > size
     items = items[:size]
+    # Stopped looking at the scan bound: there may be matches beyond it.
+    cut_short = not more and boundary is not None
+
+    def at(point: tuple[datetime, int], towards: str) -> str:
+        return make_cursor(AuditEvent(occurred_at=point[0], pk=point[1]), towards, filters_key)
+
+    if direction == NEXT:
+        if more:
+            next_cursor = make_cursor(items[-1], NEXT, filters_key)
+        else:
+            next_cursor = at(boundary, NEXT) if cut_short else None
+        previous_cursor = None
+        if anchor is not None:
+            # We came from newer rows, so there is a newer page.
+            if items:
+                previous_cursor = make_cursor(items[0], PREVIOUS, filters_key)
+            elif cut_short:
+                previous_cursor = at(boundary, PREVIOUS)
+        return Page(items=items, next_cursor=next_cursor, previous_cursor=previous_cursor)
+
     items.reverse()
-    return Page(
-        items=items,
-        next_cursor=make_cursor(items[-1], NEXT, filters_key) if items else None,
-        previous_cursor=make_cursor(items[0], PREVIOUS, filters_key) if has_newer else None,
-    )
+    if more:
+        previous_cursor = make_cursor(items[0], PREVIOUS, filters_key)
+    else:
+        previous_cursor = at(boundary, PREVIOUS) if cut_short else None
+    if items:
+        next_cursor = make_cursor(items[-1], NEXT, filters_key)
+    else:
+        next_cursor = at(anchor, NEXT) if anchor is not None and cut_short else None
+    return Page(items=items, next_cursor=next_cursor, previous_cursor=previous_cursor)

@@ -146,6 +146,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
                 request.GET.get("cursor") or None,
                 page_size,
                 filters.filters_key(org, query_params),
+                scan_base=filters.scan_base(org, query_params),
             )
         except paging.PagingError as problem:
             errors |= problem.as_errors()

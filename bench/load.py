@@ -36,10 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (  # noqa: E402
     ROOT,
     LoadSampler,
+    cpu_seconds,
     database_url,
     free_port,
     load_text,
     percentile,
+    postgres_pids,
+    process_tree,
     wait_for_port,
     write_json,
 )
@@ -313,10 +316,14 @@ def main() -> None:
         ramp = users / args.spawn_rate
         run_time = int(ramp + args.warmup + args.duration + 2)
         window: dict[str, Any] = {}
+        groups: dict[str, Any] = {}
+
+        def cpu_now() -> dict[str, float]:
+            return {name: cpu_seconds(pids()) for name, pids in groups.items()}
 
         def mark(name: str, delay: float) -> None:
             time.sleep(delay)
-            window[name] = (time.time(), pool.counts(), LoadSampler())
+            window[name] = (time.time(), pool.counts(), LoadSampler(), cpu_now())
             if name == "start":
                 window[name][2].start()
 
@@ -326,15 +333,13 @@ def main() -> None:
                 target=mark, args=("end", ramp + args.warmup + args.duration), daemon=True
             ),
         ]
-        for thread in marks:
-            thread.start()
         print(
             f"Locust: {args.administrators} Administrators + {args.api_clients} API clients, "
             f"{args.writers} writers at {args.writer_rate or 'max'} changes/s each, "
             f"{run_time} s ({args.duration} s measured), gunicorn db={args.db}",
             flush=True,
         )
-        locust = subprocess.run(
+        locust = subprocess.Popen(
             [
                 str(bin_dir / "locust"),
                 "-f",
@@ -361,13 +366,27 @@ def main() -> None:
                 "BENCH_LOAD_OUT": str(raw_path),
                 "BENCH_LOAD_WARMUP": str(args.warmup),
             },
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
+        # Where the machine's CPU goes while measuring (PostgreSQL: every database's).
+        writer_pids = [process.pid for process in pool.processes]
+        groups.update(
+            {
+                "gunicorn": lambda: process_tree(server.pid),
+                "writers": lambda: writer_pids,
+                "locust": lambda: process_tree(locust.pid),
+                "postgres": postgres_pids,
+            }
+        )
+        for thread in marks:
+            thread.start()
+        output, _ = locust.communicate()
         for thread in marks:
             thread.join()
         if locust.returncode not in (0, 1) or not raw_path.exists():
-            print(locust.stdout[-4000:], locust.stderr[-4000:])
+            print(output[-4000:])
             raise SystemExit(f"locust failed ({locust.returncode})")
     finally:
         if pool is not None:
@@ -378,9 +397,11 @@ def main() -> None:
         if server.poll() is None:
             server.kill()
 
-    started, (changes0, errors0), sampler = window["start"]
-    ended, (changes1, errors1), _ = window["end"]
+    started, (changes0, errors0), sampler, cpu0 = window["start"]
+    ended, (changes1, errors1), _, cpu1 = window["end"]
     load = sampler.stop()
+    # Cores' worth of CPU each part used on average over the window (2.0 = both cores).
+    cpu = {name: round((cpu1[name] - cpu0[name]) / (ended - started), 2) for name in cpu0}
     raw = json.loads(raw_path.read_text())
     seconds = ended - started
     endpoints = summarise(raw, seconds)
@@ -421,6 +442,7 @@ def main() -> None:
         f"total: {total_requests / seconds:.1f} requests/s, {total_errors} errors; writers: "
         f"{writers['changes_per_s']:.0f} audited changes/s ({writers['errors']} errors)"
     )
+    print("CPU used, in cores: " + ", ".join(f"{name} {value:.2f}" for name, value in cpu.items()))
     for verdict, ok in verdicts.items():
         print(f"  {verdict}: {'OK' if ok else 'MISSED'}")
     failures = {name: dict(f) for name, f in raw["failures"].items() if f}
@@ -452,6 +474,7 @@ def main() -> None:
             "writers": writers,
             "deep_depths": {slug: plan["deep_depths"] for slug, plan in plans.items()},
             "verdicts": verdicts,
+            "cpu_cores": cpu,
             "load": load,
         },
     )
