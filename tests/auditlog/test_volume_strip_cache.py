@@ -1,0 +1,59 @@
+"""The volume strip counts past days once (cached for volume.CACHE_SECONDS) and today every time."""
+
+import re
+from datetime import UTC, datetime, time, timedelta
+
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from auditlog import volume
+from auditlog.context import Actor
+from auditlog.recorder import record
+
+URL = "/settings/security/audit-log/volume.svg"
+
+
+def counts(response) -> dict[str, int]:
+    svg = response.content.decode()
+    return {day: int(n) for day, n in re.findall(r'data-day="([^"]+)" data-count="(\d+)"', svg)}
+
+
+def login_at(admin, moment: datetime) -> None:
+    record(
+        section="Session",
+        action="login",
+        subject_id=admin.pk,
+        subject_name=admin.name,
+        actor=Actor.for_user(admin),
+        occurred_at=moment,
+    )
+
+
+def test_past_days_are_counted_once_and_today_every_time(org, admin, admin_client):
+    cache.clear()
+    today = timezone.now().astimezone(UTC).date()
+    two_days_ago = today - timedelta(days=2)
+    noon = datetime.combine(two_days_ago, time(12), UTC)
+    login_at(admin, noon)
+    login_at(admin, noon + timedelta(hours=1))
+    params = {"start": two_days_ago.isoformat(), "end": today.isoformat(), "section": "Session"}
+
+    first = counts(admin_client.get(URL, params))
+    assert first[two_days_ago.isoformat()] == 2
+
+    # Today's events show at once; a past day's count is what was counted (append-only log).
+    login_at(admin, timezone.now())
+    login_at(admin, noon + timedelta(hours=2))  # backdated: shows once the cache expires
+    with CaptureQueriesContext(connection) as queries:
+        second = counts(admin_client.get(URL, params))
+    assert second[today.isoformat()] == first.get(today.isoformat(), 0) + 1
+    assert second[two_days_ago.isoformat()] == 2
+    grouped = [q["sql"] for q in queries if "GROUP BY" in q["sql"]]
+    assert len(grouped) == 1 and '"occurred_at" >=' in grouped[0]
+
+    cache.clear()  # as after volume.CACHE_SECONDS
+    third = counts(admin_client.get(URL, params))
+    assert third[two_days_ago.isoformat()] == 3
+    assert volume.CACHE_SECONDS <= 600
