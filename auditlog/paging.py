@@ -45,6 +45,8 @@ class Page:
     items: list[AuditEvent]
     next_cursor: str | None  # older events, or None at the oldest
     previous_cursor: str | None  # newer events, or None at the newest
+    # A bounded search (scan_base) stopped looking here; its next cursor continues from here.
+    searched_to: datetime | None = None
 
 
 def page_size_from(params: Mapping[str, Any], param: str = "page_size") -> int:
@@ -173,7 +175,12 @@ def keyset_page(
                 previous_cursor = make_cursor(items[0], PREVIOUS, filters_key)
             elif cut_short:
                 previous_cursor = at(boundary, PREVIOUS)
-        return Page(items=items, next_cursor=next_cursor, previous_cursor=previous_cursor)
+        return Page(
+            items=items,
+            next_cursor=next_cursor,
+            previous_cursor=previous_cursor,
+            searched_to=boundary[0] if cut_short else None,
+        )
 
     items.reverse()
     if more:
@@ -184,4 +191,9 @@ def keyset_page(
         next_cursor = make_cursor(items[-1], NEXT, filters_key)
     else:
         next_cursor = at(anchor, NEXT) if anchor is not None and cut_short else None
-    return Page(items=items, next_cursor=next_cursor, previous_cursor=previous_cursor)
+    return Page(
+        items=items,
+        next_cursor=next_cursor,
+        previous_cursor=previous_cursor,
+        searched_to=boundary[0] if cut_short else None,
+    )

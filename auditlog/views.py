@@ -205,6 +205,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "page_size": page_size,
         "reset_url": request.path,
         "summary": _summary(params),
+        # A free-text or IP search looks through paging.SCAN_LIMIT events per page.
+        "searched_to": (
+            timezone.localtime(page.searched_to, tz).strftime("%Y-%m-%d %H:%M")
+            if page is not None and page.searched_to
+            else None
+        ),
+        "scan_limit": f"{paging.SCAN_LIMIT:,}",
         "tz_name": org.time_zone,
         "can_export": request.user.has_org_perm("audit.export"),
         "export_csv_url": f"{EXPORT_CSV_PATH}?{export_query}",

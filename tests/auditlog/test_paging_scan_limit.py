@@ -90,3 +90,16 @@ def test_the_viewer_pages_a_bounded_search_the_same_way(haystack, admin, monkeyp
             break
         cursor = page.next_cursor
     assert seen == [f"needle {i}" for i in sorted(MATCHES, reverse=True)]
+
+
+def test_the_page_says_how_far_a_short_search_page_looked(haystack, admin_client, monkeypatch):
+    monkeypatch.setattr(paging, "SCAN_LIMIT", 7)
+    page = admin_client.get(
+        "/settings/security/audit-log/", {"q": "needle", "end": "2025-06-01", "page_size": 25}
+    ).content.decode()
+    assert "This page searched 7 events, back to 2025-06-01 00:00;" in page
+    assert 'rel="next"' in page
+    full = admin_client.get(
+        "/settings/security/audit-log/", {"end": "2025-06-01", "page_size": 25}
+    ).content.decode()
+    assert "This page searched" not in full
