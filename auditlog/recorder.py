@@ -136,16 +136,7 @@ class AuditedQuerySet(models.QuerySet):
         with transaction.atomic(using=self.db, savepoint=False):
             created = super().bulk_create(objs, *args, **kwargs)
             if spec is not None:
-                now, ctx = clock.now(), context.current()
-                rows: list[storage.Row] = []
-                for obj in created:
-                    rows.extend(
-                        _rows_for_save(
-                            spec, obj, created=True, update_fields=None, now=now, ctx=ctx
-                        )
-                    )
-                    _take_snapshot(spec, obj)
-                _buffer(self.db, rows)
+                _record_saves(spec, created, self.db, created=True, update_fields=None)
         return created
 
     bulk_create.alters_data = True
@@ -159,19 +150,31 @@ class AuditedQuerySet(models.QuerySet):
         with transaction.atomic(using=self.db, savepoint=False):
             count = super().bulk_update(objs, fields, *args, **kwargs)
             if spec is not None:
-                now, ctx = clock.now(), context.current()
-                rows: list[storage.Row] = []
-                for obj in objs:
-                    rows.extend(
-                        _rows_for_save(
-                            spec, obj, created=False, update_fields=fields, now=now, ctx=ctx
-                        )
-                    )
-                    _take_snapshot(spec, obj)
-                _buffer(self.db, rows)
+                _record_saves(spec, objs, self.db, created=False, update_fields=fields)
         return count
 
     bulk_update.alters_data = True
+
+
+def _record_saves(
+    spec: Tracked,
+    objs: Iterable[models.Model],
+    using: str,
+    *,
+    created: bool,
+    update_fields: list[str] | None,
+) -> None:
+    """Rows for a bulk write of many instances, one change_id each, in one buffer call."""
+    now, ctx = clock.now(), context.current()
+    rows: list[storage.Row] = []
+    for obj in objs:
+        rows.extend(
+            _rows_for_save(
+                spec, obj, created=created, update_fields=update_fields, now=now, ctx=ctx
+            )
+        )
+        _take_snapshot(spec, obj)
+    _buffer(using, rows)
 
 
 class AuditedModel(models.Model):
