@@ -17,6 +17,7 @@ from bench._common import LoadSampler, database_url, load_text, write_json  # no
 from bench._setup import use_bench_database  # noqa: E402
 
 TARGET = 0.75
+UNAUDITED_FIRST = 100  # the unaudited writers' objects are numbered from here
 
 
 def audit_rows_since(since: object) -> int:
@@ -56,11 +57,13 @@ def main() -> None:
 
     from bench.writers import WriterPool, prepare
 
+    # Each pool changes its own customers and conversations (same organisations and shapes).
     prepare(args.writers)
+    prepare(args.writers, first_index=UNAUDITED_FIRST)
     url = database_url(args.database)
     pools = {
         True: WriterPool(url, writers=args.writers, audited=True),
-        False: WriterPool(url, writers=args.writers, audited=False),
+        False: WriterPool(url, writers=args.writers, audited=False, first_index=UNAUDITED_FIRST),
     }
     for pool in pools.values():
         pool.start()

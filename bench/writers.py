@@ -28,10 +28,11 @@ def writer_org_slug(index: int) -> str:
     return f"bench-org-{index % WRITER_ORGS + 1:03d}"
 
 
-def prepare(writers: int) -> None:
+def prepare(writers: int, first_index: int = 0) -> None:
     """Create (once) each writer's customers and conversations, through the services.
 
-    Runs in a process where Django is set up on the bench database.
+    Runs in a process where Django is set up on the bench database. Writers numbered from
+    `first_index` (the unaudited pool has its own objects, so neither changes the other's).
     """
     from accounts.models import Organization, User
     from accounts.tenancy import tenant
@@ -39,7 +40,7 @@ def prepare(writers: int) -> None:
     from conversations import services
     from conversations.models import Conversation, Customer
 
-    for index in range(writers):
+    for index in range(first_index, first_index + writers):
         org = Organization.objects.get(slug=writer_org_slug(index))
         with tenant(org):
             admin = User.objects.order_by("pk").first()
@@ -71,6 +72,7 @@ class WriterPool:
     writers: int = 8
     audited: bool = True
     rate: float | None = None  # changes per second per writer; None: as fast as it can
+    first_index: int = 0  # writer numbers (and so objects) used: first_index, first_index + 1…
     processes: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -84,11 +86,12 @@ class WriterPool:
 
     def start(self, timeout: float = 300) -> None:
         """Start the processes and wait until each is warmed up and waiting for `go`."""
-        for index in range(self.writers):
+        for slot in range(self.writers):
             process = self._ctx.Process(
                 target=writer_main,
                 args=(
-                    index,
+                    slot,
+                    self.first_index + slot,
                     self.database_url,
                     self.audited,
                     self.rate,
@@ -159,6 +162,7 @@ def _disconnect_recorder() -> None:
 
 
 def writer_main(
+    slot: int,
     index: int,
     database_url: str,
     audited: bool,
@@ -194,7 +198,7 @@ def writer_main(
     base = AuditContext(
         org_id=org.pk,
         actor=Actor.for_user(admin),
-        ip_address=f"198.51.100.{10 + index}",
+        ip_address=f"198.51.100.{10 + index % 200}",
         user_agent="Mozilla/5.0 (X11; Linux x86_64) bench-writer/1.0",
         request_id=None,
     )
@@ -216,9 +220,10 @@ def writer_main(
                 if which == 0:
                     services.customer_update(customer=customer, name=f"{prefix}customer {tag} {n}")
                 elif which == 1:
-                    services.customer_update(customer=customer, phone=f"+1 555 {n % 10_000:04d}")
+                    # The run's tag keeps values from repeating an earlier run's (no-op saves).
+                    services.customer_update(customer=customer, phone=f"+1 555 {tag} {n}")
                 else:
-                    services.customer_update(customer=customer, tags=["vip", f"t{n % 97}"])
+                    services.customer_update(customer=customer, tags=["vip", f"t{tag}-{n}"])
             else:
                 conversation = conversations[(n // 2) % len(conversations)]
                 step = (n // 2) // len(conversations)
@@ -259,9 +264,9 @@ def writer_main(
             while go.is_set() and not stop.is_set():
                 try:
                     change(n)
-                    changes[index] += 1
+                    changes[slot] += 1
                 except Exception:  # noqa: BLE001 - counted and reported, the run goes on
-                    errors[index] += 1
+                    errors[slot] += 1
                     connection.close()
                     time.sleep(0.05)
                 n += 1
