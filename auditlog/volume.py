@@ -21,8 +21,10 @@ from auditlog.models import AuditEventQuerySet
 
 # Counting is cut off beyond this; the strip then says so instead of holding a worker.
 TIMEOUT_MS = 3000
-# Past days' counts are kept this long (see daily_counts_cached).
-CACHE_SECONDS = 300
+# Past days' counts are kept this long (see daily_counts_cached); a filter set whose
+# counting timed out is not tried again for SLOW_SECONDS.
+CACHE_SECONDS = 3600
+SLOW_SECONDS = 60
 MAX_DAYS = 731
 HEIGHT = 84
 BARS_TOP, BARS_HEIGHT = 6, 54
@@ -49,35 +51,96 @@ def daily_counts(queryset: AuditEventQuerySet, tz: Any) -> dict[date, int]:
         raise TooSlow from problem
 
 
+def _midnight(day: date, tz: Any) -> datetime:
+    return datetime.combine(day, time.min, tz)
+
+
+def _count_days(queryset: AuditEventQuerySet, tz: Any, first: date, last: date) -> dict[date, int]:
+    """daily_counts over the local days first..last only."""
+    return daily_counts(
+        queryset.filter(
+            occurred_at__gte=_midnight(first, tz),
+            occurred_at__lt=_midnight(last + timedelta(days=1), tz),
+        ),
+        tz,
+    )
+
+
 def daily_counts_cached(
-    queryset: AuditEventQuerySet, tz: Any, key: str, today: date
+    queryset: AuditEventQuerySet,
+    tz: Any,
+    key: str,
+    today: date,
+    start: date | None,
+    end: date | None,
 ) -> dict[date, int]:
-    """daily_counts, with the days before today remembered for CACHE_SECONDS under `key` (the
-    organisation and filters): the log is append-only, so a past day's count stands, and
-    counting a busy organisation's 90 days on every page view (paging Older keeps the same
-    filters, so the same strip) was the costliest request of the load test. Only today is
-    counted each time. A backdated record or a retention purge shows within CACHE_SECONDS.
+    """daily_counts, remembering past days' counts for CACHE_SECONDS per (`key`, day).
+
+    The log is append-only, so a day that is over keeps its count: only today is counted on
+    every view, and a past day once for every window that includes it (the 7-, 30- and 90-day
+    views of the same filters share their days; paging Older keeps the same strip). `key`
+    names the organisation and every filter but the dates, and `start`/`end` must be whole
+    days (`queryset` holds the same range). Counting a busy organisation's 90 days on every
+    page view made the strip the costliest request of the load test (bench/REPORT.md). A
+    backdated record or a retention purge shows within CACHE_SECONDS.
     """
-    cache_key = f"audit-volume:{key}:{today.isoformat()}"
-    try:
-        past = cache.get(cache_key)
-    except Exception:  # noqa: BLE001 - Redis down: count everything, as before
-        past = None
-    if past is None:
-        counts = daily_counts(queryset, tz)
+    if start is None:
+        return daily_counts(queryset, tz)  # unbounded: an object's events, few; not cached
+    cache_key = f"audit-volume:{key}"
+    if _cache_get(f"{cache_key}:slow"):
+        raise TooSlow
+    last_past = (
+        min(end, today - timedelta(days=1)) if end is not None else today - timedelta(days=1)
+    )
+    counts: dict[date, int] = {}
+    if start <= last_past:
+        entry = _cache_get(cache_key)
+        if entry:
+            lo, hi = date.fromisoformat(entry["lo"]), date.fromisoformat(entry["hi"])
+            counts = {date.fromisoformat(day): n for day, n in entry["counts"].items()}
+        else:
+            lo, hi = start, start - timedelta(days=1)  # nothing counted yet
+        # Count only the stretches the cache lacks: before what it covers, and after.
+        stretches = []
+        if start < lo:
+            stretches.append((start, min(last_past, lo - timedelta(days=1))))
+        if last_past > hi:
+            stretches.append((max(start, hi + timedelta(days=1)), last_past))
         try:
-            cache.set(
+            for first, last in stretches:
+                counts.update(_count_days(queryset, tz, first, last))
+        except TooSlow:
+            _cache_set(f"{cache_key}:slow", True, SLOW_SECONDS)
+            raise
+        lo, hi = min(lo, start), max(hi, last_past)
+        if stretches:
+            _cache_set(
                 cache_key,
-                {day.isoformat(): n for day, n in counts.items() if day < today},
+                {
+                    "lo": lo.isoformat(),
+                    "hi": hi.isoformat(),
+                    "counts": {day.isoformat(): n for day, n in counts.items() if lo <= day <= hi},
+                },
                 CACHE_SECONDS,
             )
-        except Exception:  # noqa: BLE001, S110 - the strip is already counted; caching is a bonus
-            pass
-        return counts
-    counts = {date.fromisoformat(day): n for day, n in past.items()}
-    midnight = datetime.combine(today, time.min, tz)
-    counts.update(daily_counts(queryset.filter(occurred_at__gte=midnight), tz))
+        counts = {day: n for day, n in counts.items() if start <= day <= last_past}
+    if end is None or end >= today:
+        counts.update(daily_counts(queryset.filter(occurred_at__gte=_midnight(today, tz)), tz))
     return counts
+
+
+def _cache_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - Redis down: count, as without a cache
+        return None
+
+
+def _cache_set(key: str, value: Any, seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception:  # noqa: BLE001, S110 - the strip is already counted; caching is a bonus
+        pass
 
 
 def day_of(text: str | None, tz: Any) -> date | None:

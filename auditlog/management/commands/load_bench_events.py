@@ -491,7 +491,9 @@ class Command(BaseCommand):
         if index_names:
             self._rebuild_indexes(index_names, conninfo, options["jobs"])
         with psycopg.connect(**conninfo, autocommit=True) as conn:
-            conn.execute("ANALYZE auditlog_auditevent")
+            # VACUUM too, as autovacuum does in time to an insert-only table: the visibility
+            # map lets counts (the volume strip) use index-only scans, as in production.
+            conn.execute("VACUUM (ANALYZE) auditlog_auditevent")
         self.stdout.write(
             f"Loaded {rows:,} rows into {orgs} organisations over {days} days "
             f"in {time.monotonic() - started:.0f} s (largest {sizes[0]:,}, smallest {sizes[-1]:,})."
