@@ -115,14 +115,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on the machine (all databases: others' work too)."""
+def postgres_pids(database: str | None = None) -> list[int]:
+    """PostgreSQL server processes: the backends serving `database` (their process title
+    names it), or every one on the machine (all databases: others' work too)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    pids.append(int(entry.name))
+                if (entry / "comm").read_text().strip() not in ("postgres", "postmaster"):
+                    continue
+                if database is not None:
+                    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    if f" {database} " not in title:
+                        continue
+                pids.append(int(entry.name))
             except (FileNotFoundError, ProcessLookupError):
                 continue
     return pids

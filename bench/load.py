@@ -377,7 +377,9 @@ def main() -> None:
                 "gunicorn": lambda: process_tree(server.pid),
                 "writers": lambda: writer_pids,
                 "locust": lambda: process_tree(locust.pid),
-                "postgres": postgres_pids,
+                # Backends of the bench database only (others' work is not ours). Short-lived
+                # ones (no connection reuse) end before they are sampled: undercounted then.
+                "postgres": lambda: postgres_pids(args.database),
             }
         )
         for thread in marks:
