@@ -166,7 +166,7 @@ class Administrator(FastHttpUser):
             self.wait()
             page = self._get(VIEWER + html.unescape(older[1]), "viewer: next page")
 
-    @task(2)
+    @task(3)
     def deep(self) -> None:
         url = random.choice(self.org["deep_viewer"])
         self._get(url, "viewer: deep page")
@@ -209,7 +209,7 @@ class ApiClient(FastHttpUser):
             nxt = body["next"]
             body = self._get(nxt[nxt.index("/api/") :], "api: next page")
 
-    @task(2)
+    @task(3)
     def deep(self) -> None:
         self._get(random.choice(self.org["deep_api"]), "api: deep page")
 

@@ -1,7 +1,7 @@
 """gunicorn settings for Auditdesk (`gunicorn config.wsgi -c config/gunicorn.conf.py`).
 
-Sized by measurement on a 2-core machine (bench/load.py, bench/REPORT.md): pages spend
-most of their time in Python, a part waiting on PostgreSQL, so a few processes with a few
+Sized by measurement on a 2-core machine (bench/load.py, bench/TUNING.md): pages spend
+most of their time in Python, a part waiting on PostgreSQL, so several processes with two
 threads each keep both cores busy without queueing requests behind one slow page.
 GUNICORN_WORKERS / GUNICORN_THREADS override the defaults.
 """
@@ -9,9 +9,13 @@ GUNICORN_WORKERS / GUNICORN_THREADS override the defaults.
 import multiprocessing
 import os
 
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread" if threads > 1 else "sync"
+# 3 processes per core with 2 threads each: at 10M events under the load test, 6x2 beat
+# 3x4, 4x2 and 8x1 (fewer threads per process contend less for the GIL; bench/TUNING.md).
+workers = int(os.environ.get("GUNICORN_WORKERS", 3 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# gthread even with one thread: it keeps connections alive (API clients, browsers); sync
+# workers close each one, which cost load-test clients multi-second reconnect stalls.
+worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # Streams (exports) can run long; keep-alive lets API clients reuse their connection.
 keepalive = 5
