@@ -7,4 +7,6 @@ RUN pip install --no-cache-dir -e . 2>/dev/null || true
 COPY . .
 RUN pip install --no-cache-dir -e . && python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Workers, threads and the connection pool as measured in bench/TUNING.md.
+ENV DATABASE_POOL=4
+CMD ["gunicorn", "config.wsgi:application", "-c", "config/gunicorn.conf.py", "--bind", "0.0.0.0:8000"]
