@@ -25,6 +25,8 @@ TIMEOUT_MS = 3000
 # counting timed out is not tried again for SLOW_SECONDS.
 CACHE_SECONDS = 3600
 SLOW_SECONDS = 60
+# A search (q, ip) strip counts at most this many events of the other filters.
+SEARCH_COUNT_LIMIT = 100_000
 MAX_DAYS = 731
 HEIGHT = 84
 BARS_TOP, BARS_HEIGHT = 6, 54
@@ -46,6 +48,8 @@ def daily_counts(queryset: AuditEventQuerySet, tz: Any) -> dict[date, int]:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{TIMEOUT_MS}ms"])
+            # One core at most: a count must not take both from the pages being served.
+            cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
             return dict(grouped)
     except OperationalError as problem:
         raise TooSlow from problem
@@ -84,11 +88,16 @@ def daily_counts_cached(
     page view made the strip the costliest request of the load test (bench/REPORT.md). A
     backdated record or a retention purge shows within CACHE_SECONDS.
     """
-    if start is None:
-        return daily_counts(queryset, tz)  # unbounded: an object's events, few; not cached
     cache_key = f"audit-volume:{key}"
     if _cache_get(f"{cache_key}:slow"):
         raise TooSlow
+    if start is None:
+        # Unbounded (an object's events, usually few): counted each time, not cached.
+        try:
+            return daily_counts(queryset, tz)
+        except TooSlow:
+            _cache_set(f"{cache_key}:slow", True, SLOW_SECONDS)
+            raise
     last_past = (
         min(end, today - timedelta(days=1)) if end is not None else today - timedelta(days=1)
     )
@@ -127,6 +136,13 @@ def daily_counts_cached(
     if end is None or end >= today:
         counts.update(daily_counts(queryset.filter(occurred_at__gte=_midnight(today, tz)), tz))
     return counts
+
+
+def too_many_to_search(base: AuditEventQuerySet) -> bool:
+    """A free-text or IP filter has no index: counting its matches reads every event the
+    other filters leave. Above SEARCH_COUNT_LIMIT of those, the strip declines (counting a
+    busy organisation's whole log per page view took seconds of a core each at 10M)."""
+    return base.order_by().values("id")[: SEARCH_COUNT_LIMIT + 1].count() > SEARCH_COUNT_LIMIT
 
 
 def _cache_get(key: str) -> Any:

@@ -173,7 +173,12 @@ class Administrator(FastHttpUser):
 
     @task(1)
     def search(self) -> None:
-        params = {"q": random.choice(self.org["searches"])}
+        # Typed into the page's form, which carries its date fields (the last 7 days).
+        params = {
+            "start": self.org["days_ago"]["7"],
+            "end": self.org["today"],
+            "q": random.choice(self.org["searches"]),
+        }
         self._get(VIEWER + "?" + urlencode(params), "viewer: search (q)")
 
 

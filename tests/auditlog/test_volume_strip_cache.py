@@ -80,3 +80,19 @@ def test_windows_share_the_days_they_have_in_common(org, admin, admin_client):
     # A date-time bound cuts its day short: such a strip is counted, never cached.
     timed = counts(admin_client.get(URL, {**week, "start": week["start"] + "T12:00:00"}))
     assert timed[(today - timedelta(days=5)).isoformat()] == 1
+
+
+def test_a_search_strip_declines_when_the_other_filters_leave_too_many(
+    org, admin, admin_client, monkeypatch
+):
+    cache.clear()
+    today = timezone.now().astimezone(UTC).date()
+    for hours in range(4):
+        login_at(admin, datetime.combine(today - timedelta(days=1), time(hours), UTC))
+    week = {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()}
+    monkeypatch.setattr(volume, "SEARCH_COUNT_LIMIT", 3)
+    declined = admin_client.get(URL, {**week, "q": admin.name}).content.decode()
+    assert "Too many events to count a search per day" in declined
+    monkeypatch.setattr(volume, "SEARCH_COUNT_LIMIT", 100)
+    counted = counts(admin_client.get(URL, {**week, "q": admin.name}))
+    assert counted[(today - timedelta(days=1)).isoformat()] == 4
