@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
@@ -499,4 +500,8 @@ def audit_log_volume(request: HttpRequest) -> HttpResponse:
         selected=start if start is not None and start == end else None,
         truncated=truncated,
     )
-    return HttpResponse(svg, content_type=SVG)
+    response = HttpResponse(svg, content_type=SVG)
+    # Paging Older or Newer keeps the filters, so the page embeds the same strip URL: the
+    # browser reuses it for a minute instead of asking again (today's bar may lag that much).
+    patch_cache_control(response, private=True, max_age=volume.BROWSER_SECONDS)
+    return response

@@ -25,6 +25,8 @@ TIMEOUT_MS = 3000
 # counting timed out is not tried again for SLOW_SECONDS.
 CACHE_SECONDS = 3600
 SLOW_SECONDS = 60
+# Browsers may reuse a strip this long (Cache-Control: private, max-age).
+BROWSER_SECONDS = 60
 # A search (q, ip) strip counts at most this many events of the other filters.
 SEARCH_COUNT_LIMIT = 100_000
 MAX_DAYS = 731

@@ -40,8 +40,11 @@ def test_past_days_are_counted_once_and_today_every_time(org, admin, admin_clien
     login_at(admin, noon + timedelta(hours=1))
     params = {"start": two_days_ago.isoformat(), "end": today.isoformat(), "section": "Session"}
 
-    first = counts(admin_client.get(URL, params))
+    response = admin_client.get(URL, params)
+    first = counts(response)
     assert first[two_days_ago.isoformat()] == 2
+    # Paging keeps the strip's URL: the browser may reuse it for a minute.
+    assert set(response["Cache-Control"].split(", ")) == {"private", "max-age=60"}
 
     # Today's events show at once; a past day's count is what was counted (append-only log).
     login_at(admin, timezone.now())
