@@ -7,13 +7,13 @@ writes them in the same transaction as the change (see auditlog/db/base.py).
 """
 
 import copy
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
 from django.db.models.signals import post_delete, post_save
@@ -21,18 +21,23 @@ from django.db.models.signals import post_delete, post_save
 from auditlog import catalog, clock, context, storage
 from auditlog.context import Actor
 
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
 _django_dumps = DjangoJSONEncoder(sort_keys=False, ensure_ascii=False).encode
+# Dates and times go to Django's encoder (its formats, as before); so does anything else
+# orjson does not know (Decimal, lazy translations, durations).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+_django_default = DjangoJSONEncoder().default
 
 
 def to_json(value: Any) -> str | None:
     """JSON text for a value, or None for SQL NULL."""
     if value is None:
         return None
-    if type(value) is str:
-        # The common case, without the encoder's dispatch.
-        return _dumps(value)
-    return _django_dumps(value)
+    try:
+        # orjson: a string in 0.2 µs against 1–5 µs for the standard library's encoder.
+        return orjson.dumps(value, default=_django_default, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        # A lone surrogate, say: the standard library escapes it, PostgreSQL judges.
+        return _django_dumps(value)
 
 
 @dataclass(frozen=True)
@@ -299,7 +304,7 @@ def _rows(
     change_id = uuid.uuid4()
     subject_id = str(instance.pk)
     subject_name = spec.subject_name(instance)
-    metadata_json = to_json(metadata or {})
+    metadata_json = to_json(metadata) if metadata else "{}"
     section = spec.section
     return [
         (

@@ -1,8 +1,10 @@
 """Recorder benchmark: audited vs unaudited saves of the same model, in one run, as a ratio.
 
 Two shapes: one save per transaction, and many saves per transaction. The audited runs
-have a full request context set (actor, org, IP, user agent, request id). Runs are
-interleaved and the median of several rounds is reported, so machine noise hits both.
+have a full request context set (actor, org, IP, user agent, request id). Each round runs
+the audited and unaudited shape back to back (alternating which goes first), and the
+reported ratio is the median of the rounds' paired ratios: a commit's fsync on this
+machine's disk swings by 2x within a minute, and pairing keeps that drift out of the ratio.
 """
 
 import argparse
@@ -19,9 +21,9 @@ from bench._setup import use_bench_database  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--saves", type=int, default=2000, help="saves per measured run")
+    parser.add_argument("--saves", type=int, default=500, help="saves per measured run")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="interleaved rounds; the median is reported"
+        "--rounds", type=int, default=21, help="paired rounds; the median ratio is reported"
     )
     parser.add_argument(
         "--batch", type=int, default=100, help="saves per transaction in the 'many' shape"
@@ -131,7 +133,7 @@ def main() -> None:
     targets = {"one save per transaction": 0.75, "many saves per transaction": 0.85}
     print()
     print(
-        f"Recorder benchmark: {args.saves} saves per run, median of {args.rounds} interleaved rounds"
+        f"Recorder benchmark: {args.saves} saves per run, median of {args.rounds} paired rounds"
         f" ({load_text(load)})"
     )
     print(f"{'shape':<28} {'unaudited/s':>12} {'audited/s':>12} {'ratio':>7} {'target':>7}")
@@ -140,12 +142,18 @@ def main() -> None:
     for name in shapes:
         plain = statistics.median(results[name][False])
         audited = statistics.median(results[name][True])
-        ratio = audited / plain
+        ratio = statistics.median(
+            a / u for a, u in zip(results[name][True], results[name][False], strict=True)
+        )
         ok &= ratio >= targets[name]
         summary[name] = {
             "unaudited_per_s": plain,
             "audited_per_s": audited,
             "ratio": ratio,
+            "ratio_of_medians": audited / plain,
+            "round_ratios": [
+                a / u for a, u in zip(results[name][True], results[name][False], strict=True)
+            ],
             "target": targets[name],
         }
         print(

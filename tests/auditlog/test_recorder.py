@@ -221,3 +221,37 @@ def test_no_request_context_means_system_actor(org):
         "System",
         None,
     )
+
+
+TRICKY_NAMES = [
+    "O'Brien \"Quoted\"",
+    "back\\slash \\' and $1 %s %(x)s",
+    "emoji 🦉 and ünïcödé, right-to-left עברית",
+    "'); DELETE FROM auditlog_auditevent; --",
+    "tab\tand\nnewline",
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_values_that_need_quoting_arrive_exactly_in_small_and_large_batches():
+    """The rows travel as one JSON text parameter: a prepared EXECUTE for small batches,
+    an inline INSERT for large ones, each ending in COMMIT. Both must keep every byte."""
+    from tests.conftest import make_org
+
+    org = make_org("Quote Co", "admin@quote.test")
+    with tenant(org):
+        admin = User.objects.get(email="admin@quote.test")
+        for name in TRICKY_NAMES:  # one save per transaction: the prepared path
+            user_update(user=admin, name=name)
+        groups = [role_group_create(name=f"Q {n}", permissions=[]) for n in range(20)]
+        with transaction.atomic():  # 20 rows in one commit: the inline path
+            for group, name in zip(groups, TRICKY_NAMES * 4, strict=True):
+                role_group_update(group=group, name=f"{name} {group.pk}")
+        user_rows = audit_rows(org, section="User", property="name", action="update")
+        group_rows = audit_rows(org, section="Role Group", property="name", action="update")
+    assert [row["after"] for row in user_rows] == TRICKY_NAMES
+    assert sorted(row["after"] for row in group_rows) == sorted(
+        f"{name} {group.pk}" for group, name in zip(groups, TRICKY_NAMES * 4, strict=True)
+    )
+    assert {row["ip_address"] for row in group_rows} == {None}
+    assert len({row["change_id"] for row in group_rows}) == 20
