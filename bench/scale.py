@@ -16,6 +16,7 @@ real audit rows, and the log is append-only); past 15% over its size it is reloa
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from bench._common import ROOT, database_url, server_url  # noqa: E402
 
 BENCHMARKS = ("viewer", "load", "ingest", "recorder", "export")
 SCALE_ALIASES = {"": "1M,10M", "100M": "1M,10M,100M"}
-BYTES_PER_ROW = 1100  # table + indexes per generated event, measured at 10M (with margin)
+BYTES_PER_ROW = 520  # database bytes per generated event: 4.64 GB at 10M (2026-11-29), + margin
 GROWTH_LIMIT = 1.15
 
 
@@ -65,6 +66,10 @@ def bench_rows(database: str) -> int:
     )[0][0]
 
 
+class Skipped(Exception):
+    """A size this machine cannot hold: reported, not faked."""
+
+
 def ensure_database(label: str, rows: int, orgs: int, days: int, env: dict) -> str:
     """`auditdesk_bench_<label>`, migrated and holding `rows` bench events (loaded if needed)."""
     name = f"auditdesk_bench_{label.lower()}"
@@ -91,9 +96,10 @@ def ensure_database(label: str, rows: int, orgs: int, days: int, env: dict) -> s
     free = shutil.disk_usage("/").free
     needed = rows * BYTES_PER_ROW * 1.2
     if needed > free:
-        raise SystemExit(
-            f"[{label}] needs about {needed / 1e9:.0f} GB free for {rows:,} events; "
-            f"{free / 1e9:.0f} GB are: skipping this size is the honest answer here."
+        raise Skipped(
+            f"needs about {needed / 1e9:.0f} GB of free disk for {rows:,} events "
+            f"(~{BYTES_PER_ROW} bytes per event with its indexes, plus 20%); "
+            f"{free / 1e9:.0f} GB are free"
         )
     _psql("postgres", f'CREATE DATABASE "{name}"')
     subprocess.run(
@@ -191,9 +197,22 @@ def main() -> None:
             "DEBUG": "false",
             "DATABASE_URL": database_url(f"auditdesk_bench_{label.lower()}"),
         }
-        database = ensure_database(label, rows, min(args.orgs, max(1, rows // 100)), args.days, env)
         out_dir = Path(args.results) / label
+        try:
+            database = ensure_database(
+                label, rows, min(args.orgs, max(1, rows // 100)), args.days, env
+            )
+        except Skipped as reason:
+            print(f"[{label}] skipped: {reason}", flush=True)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for stale in out_dir.glob("*.json"):
+                stale.unlink()
+            (out_dir / "skipped.json").write_text(
+                json.dumps({"benchmark": "skipped", "reason": str(reason)}) + "\n"
+            )
+            continue
         out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "skipped.json").unlink(missing_ok=True)
         for name in wanted:
             print(f"\n=== [{label}] {name} ===", flush=True)
             out = out_dir / f"{name}.json"

@@ -1,4 +1,5 @@
-"""The volume strip counts past days once (cached for volume.CACHE_SECONDS) and today every time."""
+"""The volume strip counts past days once (cached for volume.CACHE_SECONDS) and today at most
+every volume.TODAY_SECONDS."""
 
 import re
 from datetime import UTC, datetime, time, timedelta
@@ -31,7 +32,8 @@ def login_at(admin, moment: datetime) -> None:
     )
 
 
-def test_past_days_are_counted_once_and_today_every_time(org, admin, admin_client):
+def test_past_days_are_counted_once_and_today_every_time(org, admin, admin_client, monkeypatch):
+    monkeypatch.setattr(volume, "TODAY_SECONDS", 0)
     cache.clear()
     today = timezone.now().astimezone(UTC).date()
     two_days_ago = today - timedelta(days=2)
@@ -74,8 +76,8 @@ def test_windows_share_the_days_they_have_in_common(org, admin, admin_client):
     with CaptureQueriesContext(connection) as queries:
         large = counts(admin_client.get(URL, week))
     grouped = [q["sql"] for q in queries if "GROUP BY" in q["sql"]]
-    # The 4 days the 3-day view had not counted, then today: two counts, not a week's.
-    assert len(grouped) == 2
+    # Only the 4 days the 3-day view had not counted (today's count is shared too).
+    assert len(grouped) == 1
     assert {day: n for day, n in large.items() if day in small} == small
     assert large[(today - timedelta(days=5)).isoformat()] == 1
     assert large[(today - timedelta(days=3)).isoformat()] == 1
@@ -99,3 +101,21 @@ def test_a_search_strip_declines_when_the_other_filters_leave_too_many(
     monkeypatch.setattr(volume, "SEARCH_COUNT_LIMIT", 100)
     counted = counts(admin_client.get(URL, {**week, "q": admin.name}))
     assert counted[(today - timedelta(days=1)).isoformat()] == 4
+
+
+def test_todays_count_is_reused_for_a_short_while(org, admin, admin_client, monkeypatch):
+    cache.clear()
+    today = timezone.now().astimezone(UTC).date()
+    params = {"start": (today - timedelta(days=1)).isoformat(), "end": today.isoformat()}
+    login_at(admin, timezone.now())
+    first = counts(admin_client.get(URL, params))
+    login_at(admin, timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        second = counts(admin_client.get(URL, params))
+    # Within TODAY_SECONDS: the same figure, and no count at all.
+    assert second[today.isoformat()] == first[today.isoformat()]
+    assert not [q for q in queries if "GROUP BY" in q["sql"]]
+    # Once it has expired (as TODAY_SECONDS = 0 makes every view), today is counted again.
+    monkeypatch.setattr(volume, "TODAY_SECONDS", 0)
+    third = counts(admin_client.get(URL, params))
+    assert third[today.isoformat()] == first[today.isoformat()] + 1
