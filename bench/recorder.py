@@ -21,9 +21,9 @@ from bench._setup import use_bench_database  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--saves", type=int, default=500, help="saves per measured run")
+    parser.add_argument("--saves", type=int, default=200, help="saves per measured run")
     parser.add_argument(
-        "--rounds", type=int, default=21, help="paired rounds; the median ratio is reported"
+        "--rounds", type=int, default=41, help="paired rounds; the median ratio is reported"
     )
     parser.add_argument(
         "--batch", type=int, default=100, help="saves per transaction in the 'many' shape"

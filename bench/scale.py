@@ -9,7 +9,8 @@ bench/results/<size>/:
 - ingest   (bench/ingest.py): 8 writer processes, audited vs unaudited changes/s;
 - recorder (bench/recorder.py): one process, audited vs unaudited saves;
 - export   (bench/export.py): the largest organisation through the HTTP export vs bare COPY.
-Then bench/report.py writes bench/REPORT.md and bench/report.png from all the results.
+Then, across the sizes, growth (bench/growth.py): every size's first pages timed in one
+process, interleaved, as ratios to the smallest size (bench/results/growth.json). Then bench/report.py writes bench/REPORT.md and bench/report.png from all the results.
 
 A reused database grows a little with every run (the writers' and recorder's changes are
 real audit rows, and the log is append-only); past 15% over its size it is reloaded.
@@ -28,7 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import ROOT, database_url, server_url  # noqa: E402
 
-BENCHMARKS = ("viewer", "load", "ingest", "recorder", "export")
+BENCHMARKS = ("viewer", "load", "ingest", "recorder", "export", "growth")
+# Run once across every size measured, after the per-size benchmarks.
+CROSS_SIZE = ("growth",)
 SCALE_ALIASES = {"": "1M,10M", "100M": "1M,10M,100M"}
 BYTES_PER_ROW = 520  # database bytes per generated event: 4.64 GB at 10M (2026-11-29), + margin
 GROWTH_LIMIT = 1.15
@@ -191,6 +194,7 @@ def main() -> None:
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
     failed = []
+    measured: list[tuple[str, str]] = []
     for label, rows in scales(args.scales):
         env = {
             **os.environ,
@@ -213,7 +217,10 @@ def main() -> None:
             continue
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "skipped.json").unlink(missing_ok=True)
+        measured.append((label, database))
         for name in wanted:
+            if name in CROSS_SIZE:
+                continue
             print(f"\n=== [{label}] {name} ===", flush=True)
             out = out_dir / f"{name}.json"
             started = time.monotonic()
@@ -235,6 +242,20 @@ def main() -> None:
                 print(f"[{label}] {name} FAILED (exit {process.returncode})", flush=True)
             else:
                 print(f"[{label}] {name}: {time.monotonic() - started:.0f} s", flush=True)
+    if "growth" in wanted and len(measured) >= 2:
+        print("\n=== growth, across sizes ===", flush=True)
+        out = Path(args.results) / "growth.json"
+        command = [
+            sys.executable,
+            "bench/growth.py",
+            "--sizes=" + ",".join(f"{label}={database}" for label, database in measured),
+            f"--runs={2 if args.quick else 15}",
+            f"--days={args.days}",
+            f"--json={out}",
+        ]
+        env = {**os.environ, "DEBUG": "false", "DATABASE_URL": database_url(measured[0][1])}
+        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+            failed.append("growth")
     subprocess.run(
         [
             sys.executable,
