@@ -7,22 +7,21 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auditlog', '0004_subject_id_first_index'),
+        ("auditlog", "0004_subject_id_first_index"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_org_ip_time',
+            model_name="auditevent",
+            name="audit_org_ip_time",
         ),
         migrations.RemoveIndex(
-            model_name='auditevent',
-            name='audit_org_search_trgm',
+            model_name="auditevent",
+            name="audit_org_search_trgm",
         ),
         migrations.RemoveField(
-            model_name='auditevent',
-            name='search_text',
+            model_name="auditevent",
+            name="search_text",
         ),
     ]

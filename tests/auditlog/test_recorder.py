@@ -224,7 +224,7 @@ def test_no_request_context_means_system_actor(org):
 
 
 TRICKY_NAMES = [
-    "O'Brien \"Quoted\"",
+    'O\'Brien "Quoted"',
     "back\\slash \\' and $1 %s %(x)s",
     "emoji 🦉 and ünïcödé, right-to-left עברית",
     "'); DELETE FROM auditlog_auditevent; --",
