@@ -413,7 +413,7 @@ def record(
     change_id = uuid.uuid4()
     now = occurred_at or clock.now()
     rows_of_changes = list(changes) if changes is not None else [(property, before, after)]
-    metadata_json = to_json(metadata or {})
+    metadata_json = to_json(metadata) if metadata else "{}"
     rows = [
         (
             org_id,

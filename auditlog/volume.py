@@ -83,8 +83,8 @@ def daily_counts_cached(
 ) -> dict[date, int]:
     """daily_counts, remembering past days' counts for CACHE_SECONDS per (`key`, day).
 
-    The log is append-only, so a day that is over keeps its count: only today is counted on
-    every view, and a past day once for every window that includes it (the 7-, 30- and 90-day
+    The log is append-only, so a day that is over keeps its count: today is counted at most
+    every TODAY_SECONDS, and a past day once for every window that includes it (the 7-, 30- and 90-day
     views of the same filters share their days; paging Older keeps the same strip). `key`
     names the organisation and every filter but the dates, and `start`/`end` must be whole
     days (`queryset` holds the same range). Counting a busy organisation's 90 days on every
@@ -109,7 +109,7 @@ def daily_counts_cached(
         entry = _cache_get(cache_key)
         if entry:
             lo, hi = date.fromisoformat(entry["lo"]), date.fromisoformat(entry["hi"])
-            counts = {date.fromisoformat(day): n for day, n in entry["counts"].items()}
+            counts = _from_cache(entry["counts"])
         else:
             lo, hi = start, start - timedelta(days=1)  # nothing counted yet
         # Count only the stretches the cache lacks: before what it covers, and after.
@@ -131,7 +131,7 @@ def daily_counts_cached(
                 {
                     "lo": lo.isoformat(),
                     "hi": hi.isoformat(),
-                    "counts": {day.isoformat(): n for day, n in counts.items() if lo <= day <= hi},
+                    "counts": _to_cache({day: n for day, n in counts.items() if lo <= day <= hi}),
                 },
                 CACHE_SECONDS,
             )
@@ -150,11 +150,19 @@ def _today_counts(queryset: AuditEventQuerySet, tz: Any, cache_key: str, today: 
     if TODAY_SECONDS > 0:
         cached = _cache_get(key)
         if cached is not None:
-            return {date.fromisoformat(day): n for day, n in cached.items()}
+            return _from_cache(cached)
     counts = daily_counts(queryset.filter(occurred_at__gte=_midnight(today, tz)), tz)
     if TODAY_SECONDS > 0:
-        _cache_set(key, {day.isoformat(): n for day, n in counts.items()}, TODAY_SECONDS)
+        _cache_set(key, _to_cache(counts), TODAY_SECONDS)
     return counts
+
+
+def _to_cache(counts: dict[date, int]) -> dict[str, int]:
+    return {day.isoformat(): n for day, n in counts.items()}
+
+
+def _from_cache(counts: dict[str, int]) -> dict[date, int]:
+    return {date.fromisoformat(day): n for day, n in counts.items()}
 
 
 def too_many_to_search(base: AuditEventQuerySet) -> bool:
