@@ -38,7 +38,7 @@ from worksession.models import AVAILABLE, UNAVAILABLE
 
 TIME_ZONE = "Europe/London"
 TZ = zoneinfo.ZoneInfo(TIME_ZONE)
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "accounts.backends.UserBackend"
 
 ADMIN = ("admin@acme.test", "Ada Admin")
 AGENTS = [
