@@ -487,12 +487,12 @@ def audit_log_volume(request: HttpRequest) -> HttpResponse:
     if page_size:
         others["page_size"] = page_size
 
+    # One link per day (up to MAX_DAYS): the other filters are encoded once, not per day.
+    tail = "&" + urlencode(others) if others else ""
+
     def link(day: Any) -> str:
-        return (
-            AUDIT_LOG_URL
-            + "?"
-            + urlencode({"start": day.isoformat(), "end": day.isoformat(), **others})
-        )
+        iso = day.isoformat()
+        return f"{AUDIT_LOG_URL}?start={iso}&end={iso}{tail}"
 
     svg = volume.strip_svg(
         days,

@@ -149,7 +149,8 @@ CSRF_COOKIE_HTTPONLY = False
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, with one Redis client per connection pool (config/cache.py).
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "auditdesk",
         # Nothing that records a change waits on Redis; callers of the cache (API rate
