@@ -154,7 +154,7 @@ def keyset_page(
             else:
                 within = Q(occurred_at__lte=t) & (Q(occurred_at__lt=t) | Q(id__lte=i))
             queryset = queryset.filter(within)
-    items = list(queryset.order_by(*order)[: size + 1])
+    items = queryset.order_by(*order)[: size + 1].fetch()
     more = len(items) > size
     items = items[:size]
     # Stopped looking at the scan bound: there may be matches beyond it.
