@@ -55,7 +55,7 @@ def test_fetch_gives_what_django_gives(org: Any, admin: Any) -> None:
     every attribute, JSON values that need care included, and the instances behave as
     Django's (saved state, database alias)."""
     with context.use(org_id=org.pk, actor=Actor.for_user(admin), ip_address="192.0.2.9"):
-        customer = customer_create(name="Zoë – 東京 \"q\" \\ '", email="z@example.com", tags=[])
+        customer = customer_create(name='Zoë – 東京 "q" \\ \'', email="z@example.com", tags=[])
         customer_update(customer=customer, tags=["vip", "😀"], phone="+1 555 0100")
     with context.use(org_id=org.pk, actor=Actor.system()):
         record(
