@@ -85,39 +85,45 @@ def _options_html(options: list[tuple[str, str]], selected: str) -> SafeString:
     )
 
 
-def _subfilter_groups(params: dict[str, str], users: list[tuple[str, str]]) -> list[dict]:
+def _subfilters_html(params: dict[str, str], users: list[tuple[str, str]]) -> SafeString:
+    """The per-type sub-filter fieldsets (only the chosen type's shown and enabled), joined in
+    Python like the options: a dozen fields of template tags cost about a millisecond a page."""
     chosen = {t.strip() for t in params.get("event_type", "").split(",") if t.strip()}
-    groups = []
+    parts = []
     for event_type, names in catalog.SUB_FILTERS.items():
         if not names:
             continue
-        fields = []
-        for name in names:
-            field: dict[str, Any] = {
-                "name": name,
-                "label": SUB_FILTER_LABELS[name],
-                "value": params.get(name, ""),
-                "options": None,
-            }
-            if name in ("user", "performed_by", "agent"):
-                field |= {"options": users, "any_label": "Anyone"}
-            elif name == "kind":
-                field |= {"options": list(catalog.SETTINGS_KINDS.items()), "any_label": "All kinds"}
-            if field["options"] is not None:
-                field["options_html"] = _options_html(field["options"], field["value"])
-            else:
-                field["label"] = f"{catalog.EVENT_TYPES[event_type]} id"
-                field["placeholder"] = "e.g. 42"
-            fields.append(field)
-        groups.append(
-            {
-                "event_type": event_type,
-                "label": catalog.EVENT_TYPES[event_type],
-                "active": event_type in chosen,
-                "fields": fields,
-            }
+        type_label = escape(catalog.EVENT_TYPES[event_type])
+        hidden = "" if event_type in chosen else " hidden disabled"
+        parts.append(
+            f'<fieldset class="subfilters" data-subfilters-for="{escape(event_type)}"{hidden}>'
+            f'<legend class="visually-hidden">{type_label} filters</legend>'
         )
-    return groups
+        for name in names:
+            field_id = f"f-{escape(event_type)}-{escape(name)}"
+            value = params.get(name, "")
+            if name in ("user", "performed_by", "agent"):
+                options, any_label, label = users, "Anyone", SUB_FILTER_LABELS[name]
+            elif name == "kind":
+                options = list(catalog.SETTINGS_KINDS.items())
+                any_label, label = "All kinds", SUB_FILTER_LABELS[name]
+            else:
+                options, label = None, f"{catalog.EVENT_TYPES[event_type]} id"
+            parts.append(f'<div class="filter"><label for="{field_id}">{escape(label)}</label>')
+            if options is not None:
+                parts.append(
+                    f'<select id="{field_id}" name="{escape(name)}">'
+                    f'<option value="">{escape(any_label)}</option>'
+                    f"{_options_html(options, value)}</select>"
+                )
+            else:
+                parts.append(
+                    f'<input type="text" inputmode="numeric" id="{field_id}" name="{escape(name)}"'
+                    f' value="{escape(value)}" placeholder="e.g. 42" size="10">'
+                )
+            parts.append("</div>")
+        parts.append("</fieldset>")
+    return mark_safe("".join(parts))  # noqa: S308 - every value is escaped
 
 
 def _summary(params: dict[str, str]) -> str:
@@ -202,7 +208,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     context = {
         "values": values,
         "event_type_options": type_options,
-        "subfilter_groups": _subfilter_groups(params, users),
+        "subfilters_html": _subfilters_html(params, users),
         "extra_filters": extra,
         "rows": rows,
         "errors": sorted(errors.items()),
