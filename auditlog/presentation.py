@@ -41,6 +41,8 @@ class Value:
     is_json: bool
     truncated: bool
     lines: list[Line] = field(default_factory=list)  # the popover's lines, diff-marked for JSON
+    # The popover's <pre> content, escaped: built once per value (JSON pairs are cached).
+    body: str = ""
 
     @property
     def empty(self) -> bool:
@@ -132,17 +134,20 @@ def value_cell(row: "Row", value: Value, which: str, title: str) -> SafeString:
         heading += (
             f' <span class="muted">({changed} changed line{"s" if changed != 1 else ""})</span>'
         )
-    lines = value.lines or [Line(value.full)]
-    body = "".join(
-        f'<{_LINE_TAGS[line.mark]} class="line">{escape(line.text, quote=False)}</{_LINE_TAGS[line.mark]}>'
-        for line in lines
-    )
+    body = value.body or _body_html(value.lines or [Line(value.full)])
     json_class = " json" if value.is_json else ""
     return mark_safe(  # noqa: S308 - every interpolated value is escaped above
         f'<td class="c-value"><button type="button" class="value{json_class}" '
         f'popovertarget="{popover_id}" aria-describedby="{popover_id}">{escape(value.short, quote=False)}</button>'
         f'<div id="{popover_id}" class="value-popover" popover role="tooltip">'
         f'<p class="popover-title">{heading}</p><pre class="value-full{json_class}">{body}</pre></div></td>'
+    )
+
+
+def _body_html(lines: list[Line]) -> str:
+    return "".join(
+        f'<{_LINE_TAGS[line.mark]} class="line">{escape(line.text, quote=False)}</{_LINE_TAGS[line.mark]}>'
+        for line in lines
     )
 
 
@@ -221,7 +226,8 @@ def _value(raw: Any, full: str, is_json: bool, lines: list[Line]) -> Value:
         short, truncated, full, lines = EMPTY, False, EMPTY, [Line(EMPTY)]
     else:
         short, truncated = _short(full)
-    return Value(raw, short, full, is_json, truncated, lines)
+    body = _body_html(lines or [Line(full)]) if raw is not None else ""
+    return Value(raw, short, full, is_json, truncated, lines, body)
 
 
 def before_after(before: Any, after: Any) -> tuple[Value, Value]:
