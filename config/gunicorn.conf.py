@@ -20,3 +20,18 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # Streams (exports) can run long; keep-alive lets API clients reuse their connection.
 keepalive = 5
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the app is loaded, take its objects out of the garbage collector's sight.
+
+    Django, DRF and the app leave ~120,000 long-lived objects that every full collection
+    walks: 68 ms on this machine, stalling every thread of the worker mid-request, about
+    once per 200 pages. gc.freeze() moves them to the permanent generation (a full
+    collection then took 3.7 ms); they are module-level objects that live as long as the
+    process anyway.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
