@@ -13,10 +13,12 @@ from html import escape
 from typing import Any
 
 from django.apps import apps
+from django.db import connection
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from auditlog import catalog
+from accounts.tenancy import TenantScopeError
+from auditlog import catalog, context
 from auditlog.models import AuditEvent
 
 # A cell shows at most this many characters; the popover always shows the whole value.
@@ -311,32 +313,56 @@ _URL_ID = 918273645  # a placeholder id no URL prefix contains
 def subject_urls(
     events: Sequence[AuditEvent], existing: dict[str, set[str]] | None = None
 ) -> dict[tuple[str, str], str]:
-    """Links to the subjects of these rows that still exist: one query per subject type,
+    """Links to the subjects of these rows that still exist in the current organisation: one
+    query for all the subject types (a UNION ALL; a page of mixed events names up to eight),
     none for a type whose existing ids the caller already knows."""
     wanted: dict[str, set[str]] = {}
     for event in events:
         if event.subject_id and event.subject_type in SUBJECT_PAGES:
             wanted.setdefault(event.subject_type, set()).add(event.subject_id)
-    urls: dict[tuple[str, str], str] = {}
+    org_id = context.current().org_id
+    if org_id is None:
+        raise TenantScopeError("subject_urls needs an organisation in scope")
+    patterns: dict[str, str] = {}
+    found: set[tuple[str, str]] = set()
+    lookups = []
     for subject_type, ids in wanted.items():
         label, url_name = SUBJECT_PAGES[subject_type]
         try:
             model = apps.get_model(label)
             # Reverse once and fill in each id: reverse() per row costs more than the query.
-            pattern = reverse(url_name, args=[_URL_ID])
+            patterns[subject_type] = reverse(url_name, args=[_URL_ID])
         except (LookupError, NoReverseMatch):
             continue
         if existing and subject_type in existing:
-            found = ids & existing[subject_type]
-        else:
-            pks = [int(pk) for pk in ids if pk.isdigit() and len(pk) < 19]
-            # The scoped manager: another organisation's id can never become a link.
-            found = {
-                str(pk) for pk in model.objects.filter(pk__in=pks).values_list("pk", flat=True)
-            }
-        for pk in found:
-            urls[(subject_type, pk)] = pattern.replace(str(_URL_ID), pk)
-    return urls
+            found.update((subject_type, pk) for pk in ids & existing[subject_type])
+            continue
+        pks = [int(pk) for pk in ids if pk.isdigit() and len(pk) < 19]
+        if pks:
+            meta = model._meta
+            lookups.append(
+                (
+                    f"SELECT %s::text, {connection.ops.quote_name(meta.pk.column)} "
+                    f"FROM {connection.ops.quote_name(meta.db_table)} "
+                    f"WHERE {connection.ops.quote_name(meta.get_field('org').column)} = %s "
+                    f"AND {connection.ops.quote_name(meta.pk.column)} = ANY(%s)",
+                    [subject_type, org_id, pks],
+                )
+            )
+    if lookups:
+        # Written as SQL: compiling eight ORM querysets cost ~2 ms a page, the query 0.3.
+        # Scoped to the current organisation like the models' managers: another
+        # organisation's id can never become a link.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                " UNION ALL ".join(sql for sql, _ in lookups),
+                [param for _, params in lookups for param in params],
+            )
+            found.update((subject_type, str(pk)) for subject_type, pk in cursor.fetchall())
+    return {
+        (subject_type, pk): patterns[subject_type].replace(str(_URL_ID), pk)
+        for subject_type, pk in found
+    }
 
 
 def capacity_facts(event: AuditEvent) -> dict[str, Any] | None:

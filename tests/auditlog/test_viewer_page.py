@@ -297,3 +297,23 @@ def test_another_organisations_events_never_show(org, other_org, admin_client):
     html = admin_client.get(URL + "?event_type=customer").content.decode()
     assert "Acme customer" in html and "Globex secret" not in html
     assert "Globex secret" not in admin_client.get(URL + "?q=secret").content.decode()
+
+
+def test_a_row_naming_another_organisations_object_gets_no_link(org, other_org, admin_client):
+    """Subject links are looked up within the organisation (one UNION query for every type
+    on the page): an id that exists only in another organisation never becomes a link."""
+    from accounts.tenancy import tenant
+    from conversations.services import customer_create
+    from settings_app.models import Shortcut
+
+    with tenant(other_org):
+        theirs = customer_create(name="Globex customer", email="g@example.com", tags=[])
+        their_shortcut = Shortcut.objects.create(name="Theirs", text="t")
+    ours = customer_create(name="Acme customer", email="a@example.com", tags=[])
+    record(section="Customer", action="update", subject_id=theirs.pk, subject_name="Forged")
+    record(section="Shortcut", action="update", subject_id=their_shortcut.pk, subject_name="Forged")
+    html = admin_client.get(URL).content.decode()
+    assert f'href="/customers/{ours.pk}/"' in html
+    assert f'href="/customers/{theirs.pk}/"' not in html
+    assert f"/settings/shortcuts/{their_shortcut.pk}/" not in html
+    assert html.count('class="subject">Forged ') == 2  # the rows show, without links
