@@ -6,6 +6,7 @@ The strip is its own small document (embedded by the page), so counting a busy r
 delays the page's first rows, and a statement timeout bounds what counting may cost.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -30,17 +31,30 @@ TODAY_SECONDS = 30
 BROWSER_SECONDS = 60
 # A search (q, ip) strip counts at most this many events of the other filters.
 SEARCH_COUNT_LIMIT = 100_000
+# Counting more events than PostgreSQL's estimate of this is declined without trying: at
+# 100M events each new filter combination of a busy organisation's month ran into
+# TIMEOUT_MS, holding a core and the disk for 3 s while pages waited (bench/TUNING.md).
+ESTIMATE_LIMIT = 1_500_000
 MAX_DAYS = 731
 HEIGHT = 84
 BARS_TOP, BARS_HEIGHT = 6, 54
 
 
 class TooSlow(Exception):
-    """Counting the filtered events took longer than TIMEOUT_MS."""
+    """Counting the filtered events took (or would take) longer than TIMEOUT_MS."""
+
+
+def estimated_events(queryset: AuditEventQuerySet) -> int:
+    """PostgreSQL's estimate of how many events the queryset holds (planning only)."""
+    plan = json.loads(queryset.order_by().values("id").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def daily_counts(queryset: AuditEventQuerySet, tz: Any) -> dict[date, int]:
-    """{local day: events} for a filtered queryset, in one grouped query under a timeout."""
+    """{local day: events} for a filtered queryset, in one grouped query under a timeout;
+    TooSlow without counting when PostgreSQL estimates more than ESTIMATE_LIMIT events."""
+    if estimated_events(queryset) > ESTIMATE_LIMIT:
+        raise TooSlow
     grouped = (
         queryset.order_by()
         .annotate(day=TruncDate("occurred_at", tzinfo=tz))

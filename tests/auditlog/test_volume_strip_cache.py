@@ -119,3 +119,26 @@ def test_todays_count_is_reused_for_a_short_while(org, admin, admin_client, monk
     monkeypatch.setattr(volume, "TODAY_SECONDS", 0)
     third = counts(admin_client.get(URL, params))
     assert third[today.isoformat()] == first[today.isoformat()] + 1
+
+
+def test_a_strip_too_large_to_count_is_declined_before_counting(
+    org, admin, admin_client, monkeypatch
+):
+    """Above volume.ESTIMATE_LIMIT events (PostgreSQL's estimate) the strip says so without
+    running the count, and remembers that for the filters; below it, it counts."""
+    cache.clear()
+    today = timezone.now().astimezone(UTC).date()
+    for hours in range(6):
+        login_at(admin, datetime.combine(today - timedelta(days=2), time(hours), UTC))
+    week = {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()}
+    monkeypatch.setattr(volume, "ESTIMATE_LIMIT", 0)
+    with CaptureQueriesContext(connection) as queries:
+        declined = admin_client.get(URL, week).content.decode()
+    assert "Too many events to count quickly" in declined
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    assert any(q["sql"].startswith("EXPLAIN") for q in queries.captured_queries)
+    monkeypatch.setattr(volume, "ESTIMATE_LIMIT", 1_000_000)
+    # The decline is remembered for these filters (SLOW_SECONDS); other filters count.
+    assert "Too many events" in admin_client.get(URL, week).content.decode()
+    counted = counts(admin_client.get(URL, {**week, "event_type": "authorization"}))
+    assert counted[(today - timedelta(days=2)).isoformat()] == 6
