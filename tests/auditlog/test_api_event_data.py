@@ -20,6 +20,19 @@ def drf_rendering(event: AuditEvent) -> dict[str, Any]:
     return dict(data)
 
 
+def system_update(org: Any, admin: Any, **values: Any) -> None:
+    """A system (automation) change to the admin's Work Session, recorded directly."""
+    with context.use(org_id=org.pk, actor=Actor.system()):
+        record(
+            section="Work Session",
+            action="update",
+            subject_type="user",
+            subject_id=str(admin.pk),
+            subject_name=admin.name,
+            **values,
+        )
+
+
 def test_event_data_matches_the_declared_fields(org: Any, admin: Any) -> None:
     with context.use(
         org_id=org.pk,
@@ -30,18 +43,14 @@ def test_event_data_matches_the_declared_fields(org: Any, admin: Any) -> None:
     ):
         customer = customer_create(name="Zoë Ørsted – 東京", email="z@example.com", tags=["vip"])
         customer_update(customer=customer, tags=["vip", "billing"], phone="+1 555 0100")
-    with context.use(org_id=org.pk, actor=Actor.system()):
-        record(
-            section="Work Session",
-            action="update",
-            subject_type="user",
-            subject_id=str(admin.pk),
-            subject_name=admin.name,
-            property="status",
-            before="Available",
-            after=None,
-            metadata={"reason": "heartbeat_lapse", "nested": {"a": [1, 2.5, None]}},
-        )
+    system_update(
+        org,
+        admin,
+        property="status",
+        before="Available",
+        after=None,
+        metadata={"reason": "heartbeat_lapse", "nested": {"a": [1, 2.5, None]}},
+    )
     events = list(AuditEvent.objects.for_org(org.pk).order_by("id"))
     assert len(events) >= 5
     for event in events:
@@ -57,18 +66,14 @@ def test_fetch_gives_what_django_gives(org: Any, admin: Any) -> None:
     with context.use(org_id=org.pk, actor=Actor.for_user(admin), ip_address="192.0.2.9"):
         customer = customer_create(name='Zoë – 東京 "q" \\ \'', email="z@example.com", tags=[])
         customer_update(customer=customer, tags=["vip", "😀"], phone="+1 555 0100")
-    with context.use(org_id=org.pk, actor=Actor.system()):
-        record(
-            section="Work Session",
-            action="update",
-            subject_type="user",
-            subject_id=str(admin.pk),
-            subject_name=admin.name,
-            property="capacity",
-            before=2**70,  # beyond 64 bits: orjson declines, Django's decoder reads it
-            after=[1.5, None, True, {"k": "v"}],
-            metadata={"nested": {"a": [1, 2.5, None]}, "big": -(2**66)},
-        )
+    system_update(
+        org,
+        admin,
+        property="capacity",
+        before=2**70,  # beyond 64 bits: orjson declines, Django's decoder reads it
+        after=[1.5, None, True, {"k": "v"}],
+        metadata={"nested": {"a": [1, 2.5, None]}, "big": -(2**66)},
+    )
     queryset = AuditEvent.objects.for_org(org.pk).newest_first()
     expected = list(queryset)
     got = queryset.fetch()

@@ -32,6 +32,15 @@ def login_at(admin, moment: datetime) -> None:
     )
 
 
+def logins_in_a_week(admin, *, days_ago: int, logins: int) -> tuple:
+    """With an empty cache, `logins` sign-ins `days_ago` days back; (today, last-7-days filters)."""
+    cache.clear()
+    today = timezone.now().astimezone(UTC).date()
+    for hours in range(logins):
+        login_at(admin, datetime.combine(today - timedelta(days=days_ago), time(hours), UTC))
+    return today, {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()}
+
+
 def test_past_days_are_counted_once_and_today_every_time(org, admin, admin_client, monkeypatch):
     monkeypatch.setattr(volume, "TODAY_SECONDS", 0)
     cache.clear()
@@ -90,11 +99,7 @@ def test_windows_share_the_days_they_have_in_common(org, admin, admin_client):
 def test_a_search_strip_declines_when_the_other_filters_leave_too_many(
     org, admin, admin_client, monkeypatch
 ):
-    cache.clear()
-    today = timezone.now().astimezone(UTC).date()
-    for hours in range(4):
-        login_at(admin, datetime.combine(today - timedelta(days=1), time(hours), UTC))
-    week = {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()}
+    today, week = logins_in_a_week(admin, days_ago=1, logins=4)
     monkeypatch.setattr(volume, "SEARCH_COUNT_LIMIT", 3)
     declined = admin_client.get(URL, {**week, "q": admin.name}).content.decode()
     assert "Too many events to count a search per day" in declined
@@ -126,11 +131,7 @@ def test_a_strip_too_large_to_count_is_declined_before_counting(
 ):
     """Above volume.ESTIMATE_LIMIT events (PostgreSQL's estimate) the strip says so without
     running the count, and remembers that for the filters; below it, it counts."""
-    cache.clear()
-    today = timezone.now().astimezone(UTC).date()
-    for hours in range(6):
-        login_at(admin, datetime.combine(today - timedelta(days=2), time(hours), UTC))
-    week = {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()}
+    today, week = logins_in_a_week(admin, days_ago=2, logins=6)
     monkeypatch.setattr(volume, "ESTIMATE_LIMIT", 0)
     with CaptureQueriesContext(connection) as queries:
         declined = admin_client.get(URL, week).content.decode()
