@@ -43,7 +43,8 @@ class Value:
     is_json: bool
     truncated: bool
     lines: list[Line] = field(default_factory=list)  # the popover's lines, diff-marked for JSON
-    # The popover's <pre> content, escaped: built once per value (JSON pairs are cached).
+    # The popover's <pre> content, escaped: built with the value (JSON pairs are cached);
+    # empty for an empty value, which has no popover.
     body: str = ""
 
     @property
@@ -136,13 +137,12 @@ def value_cell(row: "Row", value: Value, which: str, title: str) -> SafeString:
         heading += (
             f' <span class="muted">({changed} changed line{"s" if changed != 1 else ""})</span>'
         )
-    body = value.body or _body_html(value.lines or [Line(value.full)])
     json_class = " json" if value.is_json else ""
     return mark_safe(  # noqa: S308 - every interpolated value is escaped above
         f'<td class="c-value"><button type="button" class="value{json_class}" '
         f'popovertarget="{popover_id}" aria-describedby="{popover_id}">{escape(value.short, quote=False)}</button>'
         f'<div id="{popover_id}" class="value-popover" popover role="tooltip">'
-        f'<p class="popover-title">{heading}</p><pre class="value-full{json_class}">{body}</pre></div></td>'
+        f'<p class="popover-title">{heading}</p><pre class="value-full{json_class}">{value.body}</pre></div></td>'
     )
 
 
