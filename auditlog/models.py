@@ -147,6 +147,44 @@ class AuditEvent(models.Model):
         return {"type": self.subject_type, "id": self.subject_id, "name": self.subject_name}
 
 
+class AuditEventDayCount(models.Model):
+    """How many events an organisation had on one local day, per event type, section and
+    subject type: counted once when the day is over (auditlog/daycounts.py), so the volume
+    strip sums a few rows instead of counting events. Written in owner mode only.
+
+    The table's name contains the audit table's, so the backend sets the session's
+    `app.org_id` before reading it, as row-level security on it requires (0009)."""
+
+    org_id = models.BigIntegerField()
+    day = models.DateField()
+    event_type = models.CharField(max_length=32)
+    section = models.CharField(max_length=64)
+    subject_type = models.CharField(max_length=64)
+    events = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org_id", "day", "event_type", "section", "subject_type"],
+                name="auditdaycount_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.org_id} {self.day} {self.section}/{self.subject_type}: {self.events}"
+
+
+class AuditEventDayMark(models.Model):
+    """Up to which local day (in `time_zone`) an organisation's events are counted."""
+
+    org_id = models.BigIntegerField(unique=True)
+    time_zone = models.CharField(max_length=64)
+    through_day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.org_id} counted through {self.through_day} ({self.time_zone})"
+
+
 class AuditExport(TenantModel):
     """A background export of one organisation's filtered log to a file, and its progress."""
 

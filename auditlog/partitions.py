@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
+from auditlog import daycounts
 from auditlog.roles import owner_mode
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ def partitions_drop_expired(*, using: str = "default") -> list[str]:
                     " WHERE last_occurred_at < %s) AS chains",
                     [partition.upper, partition.upper],
                 )
+            # Every event before the partition's end is gone: so are their day counts.
+            daycounts.forget(partition.upper - timedelta(microseconds=1), using=using)
         dropped.append(partition.name)
         log.info("dropped expired audit partition %s", partition.name)
     return dropped

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from auditlog import catalog, partitions
+from auditlog import catalog, daycounts, partitions
 from auditlog.models import AuditRetentionDefault
 from auditlog.roles import owner_mode
 
@@ -66,7 +66,16 @@ def retention_purge(*, using: str = "default") -> PurgeSummary:
     for org_id, section in chains:
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute("SELECT audit_purge(%s, %s)", [org_id, section])
-            summary.events_purged += cursor.fetchone()[0]
+            purged = cursor.fetchone()[0]
+            summary.events_purged += purged
+            if purged:
+                # The strip's day counts lose the purged events too.
+                cursor.execute(
+                    "SELECT last_occurred_at FROM auditlog_auditpurge WHERE org_id = %s "
+                    "AND section = %s ORDER BY through_seq DESC LIMIT 1",
+                    [org_id, section],
+                )
+                daycounts.forget(cursor.fetchone()[0], org_id=org_id, section=section, using=using)
     if summary.events_purged or summary.partitions_dropped:
         log.info(
             "audit retention: %s events purged, partitions dropped: %s",

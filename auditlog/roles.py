@@ -20,7 +20,13 @@ from psycopg import sql
 
 # Tables the application may only read and append to, or only read.
 APPEND_ONLY_TABLES = ("auditlog_auditevent",)
-READ_ONLY_TABLES = ("auditlog_auditseal", "auditlog_auditpurge", "auditlog_auditretentiondefault")
+READ_ONLY_TABLES = (
+    "auditlog_auditseal",
+    "auditlog_auditpurge",
+    "auditlog_auditretentiondefault",
+    "auditlog_auditeventdaycount",
+    "auditlog_auditeventdaymark",
+)
 # Functions the application may call (created by auditlog's migrations).
 APP_FUNCTIONS = ("audit_purge(bigint, text, timestamp with time zone)",)
 

@@ -219,6 +219,11 @@ CELERY_BEAT_SCHEDULE["audit-verify-chains"] = {
     "task": "auditlog.verify_chains",
     "schedule": timedelta(hours=1),
 }
+# Finished days' event counts for the volume strip (auditlog/daycounts.py).
+CELERY_BEAT_SCHEDULE["audit-count-days"] = {
+    "task": "auditlog.count_days",
+    "schedule": float(os.environ.get("AUDIT_DAY_COUNT_INTERVAL_SECONDS", "300")),
+}
 CELERY_BEAT_SCHEDULE["audit-partitions-ensure"] = {
     "task": "auditlog.partitions_ensure",
     "schedule": timedelta(days=1),
