@@ -9,8 +9,14 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.services import role_group_create
-from auditlog import clock, integrity, partitions, retention
-from auditlog.models import AuditEvent, AuditPurge, AuditRetention, AuditSeal
+from auditlog import clock, daycounts, integrity, partitions, retention
+from auditlog.models import (
+    AuditEvent,
+    AuditEventDayCount,
+    AuditPurge,
+    AuditRetention,
+    AuditSeal,
+)
 from auditlog.recorder import record
 from auditlog.roles import owner_mode
 from conversations.services import customer_create
@@ -117,10 +123,15 @@ def test_a_month_past_every_retention_is_dropped_whole(org, other_org):
         cursor.execute(f"SELECT count(*) FROM {name}")
         assert cursor.fetchone()[0] == 2
     _seal()
+    daycounts.roll_up()
+    old_day = month.date()
+    assert AuditEventDayCount.objects.filter(org_id=org.pk, day=old_day).exists()
 
     summary = retention.retention_purge()
 
     assert name in summary.partitions_dropped
+    # The volume strip's day counts lose the dropped month too.
+    assert not AuditEventDayCount.objects.filter(org_id=org.pk, day__lte=old_day).exists()
     assert name not in {p.name for p in partitions.partitions()}
     assert "Very old" not in set(
         AuditEvent.objects.for_org(org.pk).values_list("subject_name", flat=True)
