@@ -417,6 +417,15 @@ def row_links(tz: Any) -> Callable[[AuditEvent], list[tuple[str, str]]]:
 SVG = "image/svg+xml; charset=utf-8"
 
 
+def _declined(text: str) -> HttpResponse:
+    """A strip that says why it shows no bars. The browser keeps it for SLOW_SECONDS (events
+    only accumulate, and the server remembers a timeout that long): before, every page view
+    asked again."""
+    response = HttpResponse(volume.message_svg(text), content_type=SVG)
+    patch_cache_control(response, private=True, max_age=volume.SLOW_SECONDS)
+    return response
+
+
 @org_permission_required("audit.view")
 @xframe_options_sameorigin  # embedded by the Audit Log page itself
 def audit_log_volume(request: HttpRequest) -> HttpResponse:
@@ -446,12 +455,7 @@ def audit_log_volume(request: HttpRequest) -> HttpResponse:
     undated = {name: value for name, value in params.items() if name not in ("start", "end")}
     search_base = filters.scan_base(org, params)
     if search_base is not None and volume.too_many_to_search(search_base):
-        return HttpResponse(
-            volume.message_svg(
-                "Too many events to count a search per day: narrow the dates or filters."
-            ),
-            content_type=SVG,
-        )
+        return _declined("Too many events to count a search per day: narrow the dates or filters.")
     # Filters the day counts answer: the days they cover are summed, not counted.
     wanted = daycounts.servable(undated) if whole_days else None
     counted = (
@@ -497,11 +501,8 @@ def audit_log_volume(request: HttpRequest) -> HttpResponse:
                 end,
             )
     except volume.TooSlow:
-        return HttpResponse(
-            volume.message_svg(
-                "Too many events to count quickly: narrow the filters to see events per day."
-            ),
-            content_type=SVG,
+        return _declined(
+            "Too many events to count quickly: narrow the filters to see events per day."
         )
     days, truncated = volume.days_between(counts, start, end, today)
     others = {name: value for name, value in params.items() if name not in ("start", "end")}
