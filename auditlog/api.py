@@ -28,7 +28,7 @@ from auditlog.exports import (
     export_start,
     export_stream_start,
 )
-from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key, scan_base
+from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key, ids_first, scan_base
 from auditlog.models import AuditEvent, AuditExport
 from auditlog.paging import (
     DEFAULT_PAGE_SIZE,
@@ -220,6 +220,7 @@ class AuditEventListView(AuditApiView):
                 size,
                 filters_key(org, params),
                 scan_base=scan_base(org, params),
+                ids_first=ids_first(params),
             )
         except PagingError as error:
             raise BadParameters(error.as_errors()) from None

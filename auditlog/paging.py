@@ -97,6 +97,27 @@ def read_cursor(cursor: str, filters_key: str, param: str = "cursor") -> tuple[d
     return occurred_at, event_id, direction
 
 
+def _rows_by_ids(ordered: AuditEventQuerySet, limit: int) -> list[AuditEvent]:
+    """The first `limit` events of `ordered`: keys from an index-only scan, then those rows
+    alone by primary key (`(id, occurred_at)`; the time range prunes partitions)."""
+    keys = list(ordered.values_list("occurred_at", "id", "org_id")[:limit])
+    if not keys:
+        return []
+    times = [at for at, _, _ in keys]
+    by_id = {
+        event.pk: event
+        for event in AuditEvent.objects.for_org(keys[0][2])
+        .filter(
+            id__in=[event_id for _, event_id, _ in keys],
+            occurred_at__gte=min(times),
+            occurred_at__lte=max(times),
+        )
+        .order_by()
+        .fetch()
+    }
+    return [by_id[event_id] for _, event_id, _ in keys if event_id in by_id]
+
+
 def keyset_page(
     queryset: AuditEventQuerySet,
     cursor: str | None,
@@ -106,6 +127,7 @@ def keyset_page(
     param: str = "cursor",
     scan_base: AuditEventQuerySet | None = None,
     scan_limit: int | None = None,
+    ids_first: bool = False,
 ) -> Page:
     """One page of `queryset` (already filtered to one organisation) newest first.
 
@@ -116,6 +138,9 @@ def keyset_page(
     only, so a rare term costs the same on 1M or 100M events. A page that stops at that
     bound may hold fewer than `size` events and still have a next cursor, which continues
     the search from where this page stopped looking.
+
+    `ids_first` (filters.ids_first): the page's (occurred_at, id, org_id) are found first, from
+    an index alone, then only those rows are read, by primary key.
     """
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise PagingError("page_size", f"Use a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -154,7 +179,10 @@ def keyset_page(
             else:
                 within = Q(occurred_at__lte=t) & (Q(occurred_at__lt=t) | Q(id__lte=i))
             queryset = queryset.filter(within)
-    items = queryset.order_by(*order)[: size + 1].fetch()
+    if ids_first:
+        items = _rows_by_ids(queryset.order_by(*order), size + 1)
+    else:
+        items = queryset.order_by(*order)[: size + 1].fetch()
     more = len(items) > size
     items = items[:size]
     # Stopped looking at the scan bound: there may be matches beyond it.

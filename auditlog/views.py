@@ -166,6 +166,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
                 page_size,
                 filters.filters_key(org, query_params),
                 scan_base=filters.scan_base(org, query_params),
+                ids_first=filters.ids_first(query_params),
             )
         except paging.PagingError as problem:
             errors |= problem.as_errors()
