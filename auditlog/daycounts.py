@@ -167,24 +167,27 @@ def forget(
     """Events up to `gone_through` (of one organisation and section, or all) were purged: drop
     the counts of the days before it and count its own day again. Call it in the purge's
     transaction."""
-    marks = AuditEventDayMark.objects.using(using)
-    if org_id is not None:
-        marks = marks.filter(org_id=org_id)
-    with owner_mode(using):
-        for mark_org, time_zone, through in marks.values_list(
-            "org_id", "time_zone", "through_day"
-        ).order_by("org_id"):
-            tz = ZoneInfo(time_zone)
+    from accounts.models import Organization
+
+    org_ids = (
+        [org_id]
+        if org_id is not None
+        else list(Organization.objects.using(using).order_by("pk").values_list("pk", flat=True))
+    )
+    for one in org_ids:
+        # One organisation at a time: row-level security shows each only its own rows.
+        with context.use(org_id=one), owner_mode(using), connections[using].cursor() as cursor:
+            mark = AuditEventDayMark.objects.using(using).filter(org_id=one).first()
+            if mark is None:
+                continue
+            tz = ZoneInfo(mark.time_zone)
             boundary = gone_through.astimezone(tz).date()
-            with context.use(org_id=mark_org), connections[using].cursor() as cursor:
-                rows = AuditEventDayCount.objects.using(using).filter(
-                    org_id=mark_org, day__lte=boundary
-                )
-                if section:
-                    rows = rows.filter(section=section)
-                rows.delete()
-                if boundary <= through:
-                    _count(cursor, mark_org, tz, boundary, boundary, section)
+            rows = AuditEventDayCount.objects.using(using).filter(org_id=one, day__lte=boundary)
+            if section:
+                rows = rows.filter(section=section)
+            rows.delete()
+            if boundary <= mark.through_day:
+                _count(cursor, one, tz, boundary, boundary, section)
 
 
 # --------------------------------------------------------------------------- reading
