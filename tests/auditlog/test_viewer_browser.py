@@ -372,6 +372,22 @@ def test_paging_older_and_newer(live_server, page, org):
     assert subjects(page) == first
 
 
+def test_page_and_everything_it_loads_answer_without_errors(live_server, page, org, history):
+    """The page, its strip, scripts, styles and icon all load: no 4xx, no console errors."""
+    failed: list[str] = []
+    errors: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    base = live_server.url
+    sign_in(page, base, "admin@acme.test")
+    page.goto(base + URL + "?event_type=settings")
+    page.wait_for_load_state("networkidle")
+    assert page.frame_locator("#volume-strip").locator("[data-day]").count() >= 1
+    assert page.locator("link[rel=icon]").count() == 1
+    assert failed == []
+    assert errors == []
+
+
 def test_agent_is_refused(live_server, page, org, agent):
     base = live_server.url
     sign_in(page, base, "agent@acme.test")
