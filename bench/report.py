@@ -177,7 +177,12 @@ def acceptance(
     return rows
 
 
-def chart(scales: list[tuple[str, dict[str, Any]]], path: Path, title: str) -> None:
+def chart(
+    scales: list[tuple[str, dict[str, Any]]],
+    path: Path,
+    title: str,
+    growth: dict[str, Any] | None = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,9 +206,26 @@ def chart(scales: list[tuple[str, dict[str, Any]]], path: Path, title: str) -> N
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], style, label=label)
 
+    def interleaved(ax: Any, kind: str) -> None:
+        """bench/growth.py's first pages: every size timed in one process, round by round."""
+        if not growth:
+            return
+        points = [
+            (parse_size(label), growth["results"][label][kind]["median_ms"])
+            for label in growth["sizes"]
+        ]
+        ax.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            "D-",
+            color="black",
+            label="first page, server, one process (growth)",
+        )
+
     ax = axes[0][0]
     ax.set_title("Audit Log page: latency vs table size")
     series(ax, lambda r: r["viewer"]["first_page"]["median_ms"], "first page, server median")
+    interleaved(ax, "page")
     series(ax, lambda r: r["viewer"]["deep_page"]["median_ms"], "deep page, server median", "s--")
     series(
         ax,
@@ -221,6 +243,7 @@ def chart(scales: list[tuple[str, dict[str, Any]]], path: Path, title: str) -> N
     ax = axes[0][1]
     ax.set_title("REST API: latency vs table size")
     series(ax, lambda r: r["viewer"]["api_first_page"]["median_ms"], "first page, server median")
+    interleaved(ax, "api")
     series(
         ax, lambda r: r["viewer"]["api_deep_page"]["median_ms"], "deep page, server median", "s--"
     )
@@ -482,6 +505,7 @@ def main() -> None:
         scales,
         chart_path,
         f"Auditdesk, {box['nproc']} CPUs, {box['memory_gb']} GB, PostgreSQL {postgres_version()}",
+        growth,
     )
     report_path.write_text(report(scales, os.path.relpath(chart_path, report_path.parent), growth))
     print(f"wrote {report_path} and {chart_path}")
