@@ -114,6 +114,10 @@ class AuditEvent(models.Model):
                 models.F("occurred_at").desc(),
                 models.F("id").desc(),
                 name="audit_org_type_time",
+                # The Kind sub-filter is settings events of one subject type: with the type in
+                # the index a rare kind is found without reading the table (at 100M, Support
+                # Access over a week read 19,950 table pages for 101 events: 27 s).
+                include=["subject_type"],
             ),
             # subject_id before subject_type: equality on both is served the same, and so is
             # subject_id alone (the Conversation/Customer sub-filter), which otherwise scans.
@@ -136,7 +140,7 @@ class AuditEvent(models.Model):
                 models.F("occurred_at").desc(),
                 models.F("id").desc(),
                 name="audit_org_actor_time",
-                include=["event_type"],
+                include=["event_type", "subject_type"],
             ),
         ]
 

@@ -1,6 +1,6 @@
-"""A subject or performer filter with an event type pages its ids first (an index-only scan of
-the index that carries the event type), then reads only those rows: the same pages as
-reading rows straight away, forward and back."""
+"""A subject or performer filter with an event type, and the Kind filter, page their ids first
+(an index-only scan of the index that carries the event type or the subject type), then read
+only those rows: the same pages as reading rows straight away, forward and back."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -68,6 +68,11 @@ def test_filters_that_page_ids_first(admin):
     assert filters.ids_first({"event_type": "settings", "performed_by": str(admin.pk)})
     assert filters.ids_first({"user": str(admin.pk), "start": "2025-01-01"})
     assert filters.ids_first({"event_type": "conversation", "subject_id": "7"})
+    # The Kind filter: the type index carries the subject type, the performer index both.
+    assert filters.ids_first({"event_type": "settings", "kind": "support_access"})
+    assert filters.ids_first({"kind": "shortcut", "start": "2025-01-01"})
+    assert filters.ids_first({"kind": "shortcut", "performed_by": str(admin.pk)})
+    assert filters.ids_first({"event_type": "settings", "subject_type": "shortcut"})
     # No event type to test, or a filter the index does not hold: rows straight away.
     assert not filters.ids_first({"performed_by": str(admin.pk)})
     assert not filters.ids_first({"event_type": "settings"})
@@ -75,6 +80,8 @@ def test_filters_that_page_ids_first(admin):
         {"event_type": "settings", "performed_by": "1", "action": "create"}
     )
     assert not filters.ids_first({"user": "1", "q": "x"})
+    assert not filters.ids_first({"subject_type": "shortcut"})
+    assert not filters.ids_first({"kind": "shortcut", "ip": "10.0.0.1"})
 
 
 @pytest.mark.parametrize(
@@ -84,6 +91,9 @@ def test_filters_that_page_ids_first(admin):
         {"event_type": "authorization", "user": "ADMIN"},
         {"event_type": "settings,authorization", "performed_by": "AGENT"},
         {"event_type": "settings", "subject_id": "1010"},
+        {"event_type": "settings", "kind": "shortcut"},
+        {"kind": "shortcut", "performed_by": "AGENT"},
+        {"event_type": "settings", "subject_type": "shortcut"},
     ],
 )
 def test_ids_first_pages_equal_reading_rows(mixed, admin, agent, params):
