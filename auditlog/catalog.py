@@ -105,6 +105,15 @@ SECTIONS: tuple[Section, ...] = (
         ("name", "enabled", "criteria", "actions", "position"),
         "business_rule",
     ),
+    # The organisation's own settings; `retention_days` (metadata.event_type for one type's)
+    # is the retention policy the purge applies once the change is sealed.
+    Section(
+        "Organisation",
+        "settings",
+        ("update",),
+        ("name", "time_zone", "retention_days", "heartbeat_grace_seconds"),
+        "organization",
+    ),
     Section(
         "Support Access",
         "settings",

@@ -28,7 +28,7 @@ from django.db.models import Sum
 
 from auditlog import context
 from auditlog.models import AuditEventDayCount, AuditEventDayMark
-from auditlog.roles import owner_mode
+from auditlog.roles import owner_db, owner_mode
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ def roll_up_org(
 ) -> int:
     """Count the organisation's finished days not yet counted (at most `max_days`); returns
     the days counted."""
+    using = owner_db(using)
     tz = ZoneInfo(time_zone)
     last_day = horizon.astimezone(tz).date() - timedelta(days=1)
     counted = 0
@@ -137,6 +138,7 @@ def roll_up(
     from accounts.models import Organization
     from auditlog.integrity import _horizon
 
+    using = owner_db(using)
     with owner_mode(using), connections[using].cursor() as cursor:
         horizon = _horizon(cursor, settings.AUDIT_SEAL_MARGIN_SECONDS)
     organisations = Organization.objects.using(using).order_by("pk")
@@ -169,6 +171,7 @@ def forget(
     transaction."""
     from accounts.models import Organization
 
+    using = owner_db(using)
     org_ids = (
         [org_id]
         if org_id is not None

@@ -1,29 +1,32 @@
-"""Sealed hash chains over the audit log: sealing (off the write path) and verification.
+"""Sealed hash chains over the audit log: sealing (off the write path), signed digests and
+verification (docs/trust.md is the contract).
 
-Chains. Each organisation's log is sealed as one chain per section (`User`, `Session`,
-`Conversation`, …): retention is per section, and a purge may only remove whole seals, so
-a chain must never mix rows with different retention. A seal covers a batch of one chain's
-events in `(occurred_at, id)` order, at most BATCH_SIZE events and never across a UTC day
-(so never across a monthly partition either), and links to the previous seal's hash.
+Chains. Each organisation's log is sealed as one chain per section (`User`, `Session`, …);
+rows of no organisation form the platform chain (org None). Retention is per section, and a
+purge may only remove whole seals, so a chain never mixes rows with different retention. A
+seal covers a batch of one chain's events in `(occurred_at, id)` order, at most BATCH_SIZE
+events and never across a UTC day (so never across a monthly partition either), and links
+to the previous seal's hash.
 
-Canonical bytes of an event (version 1), computed by PostgreSQL (`audit_event_digest`, see
-migration 0008): the UTF-8 text of the JSON array
-  [id, org_id, occurred_at, event_type, action, section, property, before, after,
-   performed_by.type, performed_by.id, performed_by.name,
-   subject.type, subject.id, subject.name, change_id, ip_address, user_agent, request_id,
-   metadata]
-in PostgreSQL's jsonb text form: keys of objects sorted (shorter first, then bytewise) and
-unique, `", "` and `": "` separators, numbers as stored, SQL NULL as null; occurred_at in UTC
-as `YYYY-MM-DDTHH:MM:SS.ffffffZ`; ip_address without a netmask. digest = SHA-256(bytes).
+Version 2 (this release): an event's digest is SHA-256 of its NDJSON export line
+(`audit_event_digest_v2`, migration 0012), the bytes an auditor's export holds, and
 
-Seal hash = SHA-256(prev_hash ‖ "auditdesk-seal-v1|org|section|seq|count|" ‖ digest_1 ‖ … ‖
-digest_n), with prev_hash 32 zero bytes for a chain's first seal, or the hash of the last
-purged seal (kept in the purge receipt) once retention has removed the oldest seals.
+  head = SHA-256(prev ‖ "auditdesk-seal-v2|org|section|seq|count|" ‖ digest_1 ‖ … ‖ digest_n)
+
+with org "" for the platform chain. Sealing checks every row's MAC (auditlog/mac.py) and
+lists the rows without a valid one as forged; each seal yields a digest signed with a key
+the database never holds (auditlog/digests.py). Version-1 seals (release 1: SQL canonical
+form, `audit_event_digest`) still verify in the database.
 
 What is sealed. Only events that can no longer change: older than the horizon
 min(now, the oldest open transaction's start in this database) - margin, so a transaction
 that commits late never lands inside a sealed range (the margin also absorbs clock skew
 between application servers and the database).
+
+Verification is incremental: each chain's last verified seal is a checkpoint (owner-written,
+in AuditChainStatus), so the integrity endpoint and the badge recompute only newer seals;
+`verify_audit_chain` recomputes everything from the oldest retained seal and checks it
+against the signed digest files.
 """
 
 import hashlib
@@ -36,14 +39,16 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from auditlog import catalog, context
-from auditlog.models import AuditChainStatus, AuditPurge, AuditSeal
-from auditlog.roles import owner_mode
+from auditlog import catalog, context, digests, mac
+from auditlog.models import AuditChainStatus, AuditDigest, AuditPurge, AuditSeal
+from auditlog.roles import owner_db, owner_mode
 
 log = logging.getLogger(__name__)
 
 GENESIS = bytes(32)
-SEAL_VERSION = "auditdesk-seal-v1"
+SEAL_VERSIONS = {1: "auditdesk-seal-v1", 2: "auditdesk-seal-v2"}
+EVENT_DIGEST_SQL = {1: "audit_event_digest(e)", 2: "audit_event_digest_v2(e)"}
+CURRENT_VERSION = 2
 BATCH_SIZE = 10_000
 MANIFEST_DIGEST_BYTES = 16
 MANIFEST_ENTRY = 8 + MANIFEST_DIGEST_BYTES
@@ -52,8 +57,25 @@ MANIFEST_ENTRY = 8 + MANIFEST_DIGEST_BYTES
 Key = tuple[datetime, int]
 
 
-def seal_hash(prev_hash: bytes, org_id: int, section: str, seq: int, digests: list[bytes]) -> bytes:
-    header = f"{SEAL_VERSION}|{org_id}|{section}|{seq}|{len(digests)}|".encode()
+def _org_text(org_id: int | None) -> str:
+    return "" if org_id is None else str(org_id)
+
+
+def seal_header(version: int, org_id: int | None, section: str, seq: int, count: int) -> bytes:
+    if version == 1:
+        return f"{SEAL_VERSIONS[1]}|{org_id}|{section}|{seq}|{count}|".encode()
+    return f"{SEAL_VERSIONS[version]}|{_org_text(org_id)}|{section}|{seq}|{count}|".encode()
+
+
+def seal_hash(
+    prev_hash: bytes,
+    org_id: int | None,
+    section: str,
+    seq: int,
+    digests: list[bytes],
+    version: int = CURRENT_VERSION,
+) -> bytes:
+    header = seal_header(version, org_id, section, seq, len(digests))
     h = hashlib.sha256(prev_hash)
     h.update(header)
     for digest in digests:
@@ -81,18 +103,22 @@ def manifest_entries(manifest: bytes) -> list[tuple[int, bytes]]:
 # --------------------------------------------------------------------------- SQL
 
 
-def _range_sql(lower: Key | None) -> str:
+def _org_sql(org_id: int | None) -> str:
+    return "e.org_id IS NULL" if org_id is None else "e.org_id = %(org)s"
+
+
+def _range_sql(lower: Key | None, org_id: int | None = 0) -> str:
     after = ""
     if lower is not None:
         # The first condition lets PostgreSQL skip partitions; the row comparison is exact.
         after = "AND e.occurred_at >= %(lo_at)s AND (e.occurred_at, e.id) > (%(lo_at)s, %(lo_id)s) "
     return (
         "FROM auditlog_auditevent e "
-        "WHERE e.org_id = %(org)s AND e.event_type = %(type)s AND e.section = %(section)s " + after
+        f"WHERE {_org_sql(org_id)} AND e.event_type = %(type)s AND e.section = %(section)s " + after
     )
 
 
-def _params(org_id: int, section: str, lower: Key | None, **extra: Any) -> dict[str, Any]:
+def _params(org_id: int | None, section: str, lower: Key | None, **extra: Any) -> dict[str, Any]:
     params = {"org": org_id, "type": catalog.section(section).event_type, "section": section}
     if lower is not None:
         params["lo_at"], params["lo_id"] = lower
@@ -125,16 +151,24 @@ class ChainHead:
     key: Key | None
 
 
-def _head(org_id: int, section: str) -> ChainHead:
+def _seals(org_id: int | None, section: str, using: str) -> Any:
+    return AuditSeal.objects.using(using).filter(org_id=org_id, section=section)
+
+
+def _purges(org_id: int | None, section: str, using: str) -> Any:
+    return AuditPurge.objects.using(using).filter(org_id=org_id, section=section)
+
+
+def _head(org_id: int | None, section: str, using: str) -> ChainHead:
     last = (
-        AuditSeal.objects.filter(org_id=org_id, section=section)
+        _seals(org_id, section, using)
         .order_by("-seq")
         .values_list("seq", "hash", "last_occurred_at", "last_event_id")
         .first()
     )
     if last is None:
         last = (
-            AuditPurge.objects.filter(org_id=org_id, section=section)
+            _purges(org_id, section, using)
             .order_by("-through_seq")
             .values_list("through_seq", "last_hash", "last_occurred_at", "last_event_id")
             .first()
@@ -145,14 +179,78 @@ def _head(org_id: int, section: str) -> ChainHead:
     return ChainHead(seq, bytes(digest), (at, event_id))
 
 
-def _seal_chain(cursor: Any, org_id: int, section: str, horizon: datetime) -> list[AuditSeal]:
-    head = _head(org_id, section)
+class DigestChain:
+    """An organisation's (or the platform's) chain of signed digests, appended to in order."""
+
+    def __init__(self, org_id: int | None, using: str) -> None:
+        self.org_id = org_id
+        self.using = using
+        last = (
+            AuditDigest.objects.using(using)
+            .filter(org_id=org_id)
+            .order_by("-seq")
+            .values_list("seq", "document")
+            .first()
+        )
+        self.seq, self.previous = (0, None) if last is None else (last[0], last[1])
+        self.written: list[dict[str, Any]] = []
+
+    def append(self, section: str, seal_seq: int, **fields: Any) -> dict[str, Any]:
+        document = digests.sign(
+            {
+                "version": digests.VERSION,
+                "id": self.seq + 1,
+                "org_id": self.org_id,
+                "section": section,
+                "seal_seq": seal_seq,
+                **fields,
+                "previous_digest_hash": (
+                    None if self.previous is None else digests.document_hash(self.previous)
+                ),
+                "signed_at": digests.timestamp(timezone.now()),
+            }
+        )
+        AuditDigest.objects.using(self.using).create(
+            org_id=self.org_id,
+            seq=document["id"],
+            section=section,
+            seal_seq=seal_seq,
+            document=document,
+        )
+        self.seq, self.previous = document["id"], document
+        self.written.append(document)
+        return document
+
+
+def seal_digest_fields(seal: AuditSeal) -> dict[str, Any]:
+    return {
+        "first_event_id": str(seal.first_event_id),
+        "last_event_id": str(seal.last_event_id),
+        "first_occurred_at": digests.timestamp(seal.first_occurred_at),
+        "last_occurred_at": digests.timestamp(seal.last_occurred_at),
+        "event_count": seal.event_count,
+        "previous_head_hash": bytes(seal.prev_hash).hex(),
+        "head_hash": bytes(seal.hash).hex(),
+        "forged_event_ids": list(seal.forged_event_ids),
+        "purged": None,
+    }
+
+
+def _seal_chain(
+    cursor: Any,
+    org_id: int | None,
+    section: str,
+    horizon: datetime,
+    chain: DigestChain,
+    using: str,
+) -> list[AuditSeal]:
+    head = _head(org_id, section, using)
     spec = catalog.section(section)
     sealed: list[AuditSeal] = []
     while True:
         cursor.execute(
             "SELECT e.occurred_at "
-            + _range_sql(head.key)
+            + _range_sql(head.key, org_id)
             + "AND e.occurred_at < %(until)s ORDER BY e.occurred_at, e.id LIMIT 1",
             _params(org_id, section, head.key, until=horizon),
         )
@@ -163,68 +261,119 @@ def _seal_chain(cursor: Any, org_id: int, section: str, horizon: datetime) -> li
             first[0].astimezone(UTC).date() + timedelta(days=1), time(), UTC
         )
         cursor.execute(
-            "SELECT e.occurred_at, e.id, audit_event_digest(e) "
-            + _range_sql(head.key)
+            f"SELECT e.id, e.occurred_at, {EVENT_DIGEST_SQL[CURRENT_VERSION]}, e.mac, "
+            + mac.SELECT_COLUMNS
+            + " "
+            + _range_sql(head.key, org_id)
             + "AND e.occurred_at < %(until)s ORDER BY e.occurred_at, e.id LIMIT %(limit)s",
             _params(org_id, section, head.key, until=min(horizon, next_day), limit=BATCH_SIZE),
         )
         rows = cursor.fetchall()
-        ids = [row[1] for row in rows]
-        digests = [bytes(row[2]) for row in rows]
+        ids = [row[0] for row in rows]
+        event_digests = [bytes(row[2]) for row in rows]
+        # A row the application did not write (no valid MAC) is sealed all the same, so the
+        # chain goes on, but named in the seal and its signed digest: verification reports it.
+        forged = [str(row[0]) for row in rows if not mac.valid(row[4:], row[3])]
+        if forged:
+            log.error(
+                "audit chain %s/%s: %d events without a valid MAC (forged): %s",
+                _org_text(org_id) or "platform",
+                section,
+                len(forged),
+                ", ".join(forged[:10]),
+            )
         seq = head.seq + 1
-        seal = AuditSeal.objects.create(
+        seal = AuditSeal.objects.using(using).create(
             org_id=org_id,
             section=section,
             event_type=spec.event_type,
             seq=seq,
-            first_occurred_at=rows[0][0],
+            version=CURRENT_VERSION,
+            first_occurred_at=rows[0][1],
             first_event_id=ids[0],
-            last_occurred_at=rows[-1][0],
+            last_occurred_at=rows[-1][1],
             last_event_id=ids[-1],
             event_count=len(rows),
             prev_hash=head.hash,
-            hash=seal_hash(head.hash, org_id, section, seq, digests),
-            manifest=manifest_of(ids, digests),
+            hash=seal_hash(head.hash, org_id, section, seq, event_digests),
+            manifest=manifest_of(ids, event_digests),
+            forged_event_ids=forged,
         )
+        chain.append(section, seq, **seal_digest_fields(seal))
         sealed.append(seal)
-        head = ChainHead(seq, bytes(seal.hash), (rows[-1][0], ids[-1]))
+        head = ChainHead(seq, bytes(seal.hash), (rows[-1][1], ids[-1]))
 
 
-def seal_org(org_id: int, *, horizon: datetime, using: str = "default") -> list[AuditSeal]:
-    """Seal an organisation's events older than the horizon; returns the new seals."""
-    connection = connections[using]
+def seal_org(org_id: int | None, *, horizon: datetime, using: str = "default") -> list[AuditSeal]:
+    """Seal an organisation's (None: the platform's) events older than the horizon."""
+    digests.private_key()  # no key, no seals: every seal must have its signed digest
+    owner = owner_db(using)
+    connection = connections[owner]
     with (
         context.use(org_id=org_id),
         owner_mode(using),
-        transaction.atomic(using=using),
+        transaction.atomic(using=owner),
         connection.cursor() as cursor,
     ):
         # One sealer per organisation at a time; another run will pick up what this skips.
         cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended('auditlog.seal', %s))", [org_id]
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('auditlog.seal', %s))",
+            [-1 if org_id is None else org_id],
         )
         if not cursor.fetchone()[0]:
             return []
+        chain = DigestChain(org_id, owner)
         sealed: list[AuditSeal] = []
         for section in catalog.SECTIONS:
-            sealed += _seal_chain(cursor, org_id, section.name, horizon)
-        return sealed
+            sealed += _seal_chain(cursor, org_id, section.name, horizon, chain, owner)
+    # After commit: the files outside the database (a failure here is repaired next run).
+    write_digest_files(org_id, using=using)
+    return sealed
+
+
+def write_digest_files(org_id: int | None, *, using: str = "default") -> int:
+    """Write every stored digest of the chain that has no file yet; returns how many."""
+    directory = digests.chain_dir(org_id)
+    present = {path.name for path in directory.glob("*.json")} if directory.is_dir() else set()
+    written = 0
+    missing = AuditDigest.objects.using(owner_db(using)).filter(org_id=org_id).order_by("seq")
+    for document in missing.values_list("document", flat=True).iterator():
+        if f"{document['id']:012d}.json" in present:
+            continue
+        try:
+            digests.write_file(document)
+            written += 1
+        except OSError:
+            log.exception("could not write the digest file of %s", digests.file_path(org_id, 0))
+            break
+    return written
 
 
 def seal(
-    *, org_id: int | None = None, margin_seconds: float | None = None, using: str = "default"
+    *,
+    org_id: int | None = None,
+    margin_seconds: float | None = None,
+    using: str = "default",
+    platform: bool | None = None,
 ) -> list[AuditSeal]:
-    """Seal what can no longer change, for one organisation or all of them."""
+    """Seal what can no longer change, for one organisation or all of them (and the platform
+    chain: always with all of them, or alone with `platform=True`)."""
     from accounts.models import Organization
 
     margin = settings.AUDIT_SEAL_MARGIN_SECONDS if margin_seconds is None else margin_seconds
-    with owner_mode(using), connections[using].cursor() as cursor:
+    owner = owner_db(using)
+    with owner_mode(using), connections[owner].cursor() as cursor:
         horizon = _horizon(cursor, margin)
-    org_ids = (
-        [org_id]
-        if org_id is not None
-        else list(Organization.objects.order_by("pk").values_list("pk", flat=True))
-    )
+    if platform:
+        org_ids: list[int | None] = []
+    elif org_id is not None:
+        org_ids = [org_id]
+    else:
+        org_ids = list(
+            Organization.objects.using(owner).order_by("pk").values_list("pk", flat=True)
+        )
+    if platform or (platform is None and org_id is None):
+        org_ids.append(None)
     sealed: list[AuditSeal] = []
     for one in org_ids:
         sealed += seal_org(one, horizon=horizon, using=using)
@@ -233,12 +382,22 @@ def seal(
 
 # --------------------------------------------------------------------------- verification
 
+PROBLEMS = (
+    "row changed",
+    "row missing",
+    "row added",
+    "seal missing",
+    "seal changed",
+    "forged event",
+    "digest invalid",
+)
+
 
 @dataclass
 class BrokenLink:
     section: str
     seal_seq: int
-    problem: str  # row changed, row missing, row added, seal missing, seal changed
+    problem: str  # one of PROBLEMS
     event_id: int | None
     detail: str
     # Where the damage starts in (occurred_at, id) order: nothing from here on is verified.
@@ -264,17 +423,19 @@ class ChainResult:
     sealed_events: int = 0
     verified_key: Key | None = None  # the last event verified before any break
     broken: BrokenLink | None = None
+    checkpoint: dict[str, Any] | None = None
 
 
 @dataclass
 class Report:
-    org_id: int
+    org_id: int | None
     verified: bool
     sealed_events: int
     verified_up_to: Key | None
     first_broken_link: BrokenLink | None
     chains: list[ChainResult] = field(default_factory=list)
     checked_at: datetime = field(default_factory=timezone.now)
+    digests_checked: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         up_to = None
@@ -293,12 +454,12 @@ class Report:
 
 
 def _locate(
-    cursor: Any, org_id: int, section: str, lower: Key | None, seal: AuditSeal
+    cursor: Any, org_id: int | None, section: str, lower: Key | None, seal: AuditSeal
 ) -> BrokenLink:
     """Name what broke inside a seal whose recomputed hash differs."""
     cursor.execute(
-        "SELECT e.id, audit_event_digest(e) "
-        + _range_sql(lower)
+        f"SELECT e.id, {EVENT_DIGEST_SQL[seal.version]} "
+        + _range_sql(lower, org_id)
         + "AND e.occurred_at <= %(hi_at)s AND (e.occurred_at, e.id) <= (%(hi_at)s, %(hi_id)s) "
         "ORDER BY e.occurred_at, e.id",
         _params(org_id, section, lower, hi_at=seal.last_occurred_at, hi_id=seal.last_event_id),
@@ -313,8 +474,8 @@ def _locate(
     for event_id, digest in sealed:
         if event_id not in actual:
             cursor.execute(
-                "SELECT 1 FROM auditlog_auditevent WHERE id = %s AND org_id = %s",
-                [event_id, org_id],
+                "SELECT 1 FROM auditlog_auditevent e WHERE e.id = %(id)s AND " + _org_sql(org_id),
+                {"id": event_id, "org": org_id},
             )
             if cursor.fetchone():
                 return broken("row changed", event_id, "its time or section changed after sealing")
@@ -328,21 +489,108 @@ def _locate(
     return broken("seal changed", None, "the seal's hash does not match its events")
 
 
-def verify_chain(cursor: Any, org_id: int, section: str) -> ChainResult:
-    """Recompute one chain from its oldest retained seal; stop at the first break."""
+@dataclass
+class SignedDigests:
+    """The signed digests a verification checks seals against, by (section, seal_seq)."""
+
+    heads: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    tombstones: dict[str, dict[str, Any]] = field(default_factory=dict)  # newest per section
+    problem: str | None = None
+    count: int = 0
+
+
+def load_signed_digests(
+    org_id: int | None, *, source: str, using: str = "default", after: dict[str, int] | None = None
+) -> SignedDigests:
+    """Check the chain of digests (signatures, ids 1..n, previous_digest_hash) and index it.
+
+    source "files": AUDIT_DIGEST_DIR (outside the database; digests stored but missing as
+    files are written first); "database": the stored copies, checked just the same.
+    """
+    result = SignedDigests()
+    keys = digests.public_keys()
+    if source == "files":
+        write_digest_files(org_id, using=using)
+        try:
+            documents = digests.read_files(org_id)
+        except ValueError as exc:
+            result.problem = str(exc)
+            return result
+    else:
+        documents = list(
+            AuditDigest.objects.using(using)
+            .filter(org_id=org_id)
+            .order_by("seq")
+            .values_list("document", flat=True)
+        )
+    previous = None
+    for expected, document in enumerate(documents, start=1):
+        where = f"signed digest {document.get('id')}"
+        if document.get("id") != expected:
+            result.problem = f"{where}: digest {expected} is missing from the digest chain"
+            return result
+        if document.get("org_id") != org_id:
+            result.problem = f"{where}: it belongs to organisation {document.get('org_id')}"
+            return result
+        if (problem := digests.signature_problem(document, keys)) is not None:
+            result.problem = f"{where}: {problem}"
+            return result
+        link = None if previous is None else digests.document_hash(previous)
+        if document.get("previous_digest_hash") != link:
+            result.problem = f"{where}: it does not link to digest {expected - 1}"
+            return result
+        previous = document
+        section = document["section"]
+        if document.get("purged"):
+            result.tombstones[section] = document
+        else:
+            result.heads[(section, document["seal_seq"])] = document
+    result.count = len(documents)
+    return result
+
+
+def _checkpoint(seq: int, prev: bytes, lower: Key | None, events: int) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "hash": prev.hex(),
+        "at": None if lower is None else lower[0].astimezone(UTC).isoformat(),
+        "id": None if lower is None else lower[1],
+        "events": events,
+    }
+
+
+def _from_checkpoint(point: dict[str, Any]) -> tuple[int, bytes, Key | None, int]:
+    lower = None
+    if point.get("id") is not None:
+        lower = (datetime.fromisoformat(point["at"]), int(point["id"]))
+    return int(point["seq"]), bytes.fromhex(point["hash"]), lower, int(point.get("events", 0))
+
+
+def verify_chain(
+    cursor: Any,
+    org_id: int | None,
+    section: str,
+    *,
+    using: str = "default",
+    start: dict[str, Any] | None = None,
+    signed: SignedDigests | None = None,
+) -> ChainResult:
+    """Recompute one chain from its checkpoint (or oldest retained seal); stop at the first
+    break. With `signed`, every seal must also equal its signed digest."""
     result = ChainResult(section)
-    receipt = (
-        AuditPurge.objects.filter(org_id=org_id, section=section).order_by("-through_seq").first()
-    )
-    seq, prev, lower = 0, GENESIS, None
-    if receipt is not None:
+    receipt = _purges(org_id, section, using).order_by("-through_seq").first()
+    seq, prev, lower, events = 0, GENESIS, None, 0
+    if start is not None and (receipt is None or receipt.through_seq <= int(start["seq"])):
+        seq, prev, lower, events = _from_checkpoint(start)
+        result.verified_key = lower
+    elif receipt is not None:
         seq, prev = receipt.through_seq, bytes(receipt.last_hash)
         lower = (receipt.last_occurred_at, receipt.last_event_id)
         result.verified_key = lower
         # Nothing may remain at or before the point a purge removed everything up to.
         cursor.execute(
             "SELECT e.occurred_at, e.id FROM auditlog_auditevent e "
-            "WHERE e.org_id = %(org)s AND e.event_type = %(type)s AND e.section = %(section)s "
+            f"WHERE {_org_sql(org_id)} AND e.event_type = %(type)s AND e.section = %(section)s "
             "AND e.occurred_at <= %(lo_at)s AND (e.occurred_at, e.id) <= (%(lo_at)s, %(lo_id)s) "
             "ORDER BY e.occurred_at, e.id LIMIT 1",
             _params(org_id, section, lower),
@@ -354,7 +602,19 @@ def verify_chain(cursor: Any, org_id: int, section: str) -> ChainResult:
                 section, seq, "row added", stray[1], "an event appeared in the purged range", stray
             )
             return result
-    for seal in AuditSeal.objects.filter(org_id=org_id, section=section).order_by("seq"):
+        if signed is not None:
+            tombstone = signed.tombstones.get(section)
+            if tombstone is None or tombstone["purged"]["through_seal_seq"] < receipt.through_seq:
+                result.broken = BrokenLink(
+                    section,
+                    receipt.through_seq,
+                    "row missing",
+                    None,
+                    f"seals up to {receipt.through_seq} are gone without a signed tombstone",
+                    lower,
+                )
+                return result
+    for seal in _seals(org_id, section, using).filter(seq__gt=seq).order_by("seq"):
         seq += 1
         bound = (seal.first_occurred_at, seal.first_event_id)
         if seal.seq != seq:
@@ -367,11 +627,12 @@ def verify_chain(cursor: Any, org_id: int, section: str) -> ChainResult:
                 section, seq, "seal changed", None, "it does not link to the previous seal", bound
             )
             return result
-        header = f"{SEAL_VERSION}|{org_id}|{section}|{seq}|{seal.event_count}|".encode()
+        header = seal_header(seal.version, org_id, section, seq, seal.event_count)
         cursor.execute(
-            "SELECT count(*), sha256(%(prefix)s || coalesce(string_agg(audit_event_digest(e), "
-            "''::bytea ORDER BY e.occurred_at, e.id), ''::bytea)) "
-            + _range_sql(lower)
+            f"SELECT count(*), sha256(%(prefix)s || coalesce(string_agg("
+            f"{EVENT_DIGEST_SQL[seal.version]}, ''::bytea ORDER BY e.occurred_at, e.id), "
+            "''::bytea)) "
+            + _range_sql(lower, org_id)
             + "AND e.occurred_at <= %(hi_at)s AND (e.occurred_at, e.id) <= (%(hi_at)s, %(hi_id)s)",
             _params(
                 org_id,
@@ -386,29 +647,137 @@ def verify_chain(cursor: Any, org_id: int, section: str) -> ChainResult:
         if count != seal.event_count or bytes(digest) != bytes(seal.hash):
             result.broken = _locate(cursor, org_id, section, lower, seal)
             return result
-        result.sealed_events += seal.event_count
+        if signed is not None and seal.version >= 2:
+            document = signed.heads.get((section, seal.seq))
+            if document is None or document["head_hash"] != bytes(seal.hash).hex():
+                what = (
+                    "has no signed digest"
+                    if document is None
+                    else (f"differs from signed digest {document['id']}")
+                )
+                result.broken = BrokenLink(
+                    section,
+                    seq,
+                    "seal changed",
+                    None,
+                    f"the seal of events {seal.first_event_id}..{seal.last_event_id} {what}: "
+                    "its events or the seal were rewritten",
+                    bound,
+                )
+                return result
+        if seal.forged_event_ids:
+            forged = int(seal.forged_event_ids[0])
+            result.broken = BrokenLink(
+                section,
+                seq,
+                "forged event",
+                forged,
+                f"{len(seal.forged_event_ids)} event(s) of this seal were not written by the "
+                "application (no valid MAC)",
+                bound,
+            )
+            return result
+        events += seal.event_count
         prev, lower = bytes(seal.hash), (seal.last_occurred_at, seal.last_event_id)
         result.verified_key = lower
+    if signed is not None:
+        # A signed seal the database no longer has: the newest seals and events were removed.
+        newer = [
+            document
+            for (name, seal_seq), document in signed.heads.items()
+            if name == section and seal_seq > seq
+        ]
+        if newer and result.broken is None:
+            first = min(newer, key=lambda document: document["seal_seq"])
+            result.broken = BrokenLink(
+                section,
+                first["seal_seq"],
+                "seal missing",
+                int(first["first_event_id"]),
+                f"signed digest {first['id']} covers seal {first['seal_seq']} (events "
+                f"{first['first_event_id']}..{first['last_event_id']}), which is gone",
+                lower or (datetime.min.replace(tzinfo=UTC), 0),
+            )
+    result.sealed_events = events
+    result.checkpoint = _checkpoint(seq, prev, lower, events)
     return result
 
 
-def verify(org_id: int, *, using: str = "default", save: bool = True) -> Report:
-    """Recompute an organisation's chains and say up to which event the whole log holds.
+def _check_tail(
+    cursor: Any, org_id: int | None, section: str, lower: Key | None
+) -> BrokenLink | None:
+    """Unsealed events must carry a valid MAC too (the newest events, before sealing)."""
+    cursor.execute(
+        "SELECT e.id, e.occurred_at, e.mac, "
+        + mac.SELECT_COLUMNS
+        + " "
+        + _range_sql(lower, org_id)
+        + "ORDER BY e.occurred_at, e.id",
+        _params(org_id, section, lower),
+    )
+    for row in cursor.fetchall():
+        if not mac.valid(row[3:], row[2]):
+            return BrokenLink(
+                section,
+                0,
+                "forged event",
+                row[0],
+                "an unsealed event was not written by the application (no valid MAC)",
+                (row[1], row[0]),
+            )
+    return None
 
-    "Verified up to E" means every event of the organisation at or before E (in
-    `(occurred_at, id)` order, in every chain) is sealed and matches its seal.
+
+def verify(
+    org_id: int | None,
+    *,
+    using: str = "default",
+    save: bool = False,
+    full: bool = False,
+    digest_source: str | None = "database",
+    check_tail: bool = False,
+) -> Report:
+    """Recompute an organisation's (None: the platform's) chains and say up to which event
+    the whole log holds.
+
+    Incremental unless `full`: each chain starts at its saved checkpoint. "Verified up to E"
+    means every event of the organisation at or before E (in `(occurred_at, id)` order, in
+    every chain) is sealed and matches its seal. `save` (the owner's jobs) stores the result
+    and the new checkpoints, which the application's login may only read.
     """
+    if save:
+        using = owner_db(using)
     connection = connections[using]
+    status_row = AuditChainStatus.objects.using(using).filter(org_id=org_id).first()
+    checkpoints = {} if full or status_row is None else dict(status_row.checkpoints or {})
+    signed = None
+    if digest_source is not None:
+        signed = load_signed_digests(org_id, source=digest_source, using=using)
     chains: list[ChainResult] = []
     bound: Key | None = None  # the earliest event that is not verified, in any chain
+    digest_problem = None
     with context.use(org_id=org_id), connection.cursor() as cursor:
+        if signed is not None and signed.problem is not None:
+            digest_problem = BrokenLink(
+                "", 0, "digest invalid", None, signed.problem, (datetime.min.replace(tzinfo=UTC), 0)
+            )
+            signed = None
         for section in catalog.SECTIONS:
-            chain = verify_chain(cursor, org_id, section.name)
+            chain = verify_chain(
+                cursor,
+                org_id,
+                section.name,
+                using=using,
+                start=checkpoints.get(section.name),
+                signed=signed,
+            )
+            if check_tail and chain.broken is None:
+                chain.broken = _check_tail(cursor, org_id, section.name, chain.verified_key)
             chains.append(chain)
             candidates = [chain.broken.bound] if chain.broken else []
             cursor.execute(
                 "SELECT e.occurred_at, e.id "
-                + _range_sql(chain.verified_key)
+                + _range_sql(chain.verified_key, org_id)
                 + "ORDER BY e.occurred_at, e.id LIMIT 1",
                 _params(org_id, section.name, chain.verified_key),
             )
@@ -421,14 +790,17 @@ def verify(org_id: int, *, using: str = "default", save: bool = True) -> Report:
             up_to = max(keys, default=None)
         else:
             cursor.execute(
-                "SELECT occurred_at, id FROM auditlog_auditevent "
-                "WHERE org_id = %s AND occurred_at <= %s AND (occurred_at, id) < (%s, %s) "
-                "ORDER BY occurred_at DESC, id DESC LIMIT 1",
-                [org_id, bound[0], bound[0], bound[1]],
+                "SELECT e.occurred_at, e.id FROM auditlog_auditevent e "
+                f"WHERE {_org_sql(org_id)} AND e.occurred_at <= %(at)s "
+                "AND (e.occurred_at, e.id) < (%(at)s, %(id)s) "
+                "ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1",
+                {"org": org_id, "at": bound[0], "id": bound[1]},
             )
             found = cursor.fetchone()
             up_to = None if found is None else tuple(found)
     breaks = [chain.broken for chain in chains if chain.broken is not None]
+    if digest_problem is not None:
+        breaks.insert(0, digest_problem)
     report = Report(
         org_id=org_id,
         verified=not breaks,
@@ -436,6 +808,7 @@ def verify(org_id: int, *, using: str = "default", save: bool = True) -> Report:
         verified_up_to=up_to,
         first_broken_link=min(breaks, key=lambda b: b.bound, default=None),
         chains=chains,
+        digests_checked=0 if signed is None else signed.count,
     )
     if save:
         _save_status(report, using)
@@ -444,6 +817,9 @@ def verify(org_id: int, *, using: str = "default", save: bool = True) -> Report:
 
 def _save_status(report: Report, using: str) -> None:
     up_to = report.verified_up_to
+    checkpoints = {
+        chain.section: chain.checkpoint for chain in report.chains if chain.checkpoint is not None
+    }
     AuditChainStatus.objects.using(using).update_or_create(
         org_id=report.org_id,
         defaults={
@@ -455,6 +831,7 @@ def _save_status(report: Report, using: str) -> None:
             "first_broken_link": (
                 None if report.first_broken_link is None else report.first_broken_link.as_dict()
             ),
+            "checkpoints": checkpoints,
         },
     )
 

@@ -97,6 +97,9 @@ class AuditEvent(models.Model):
     user_agent = models.TextField(null=True, blank=True)
     request_id = models.CharField(max_length=64, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # HMAC of the row's values with a key outside the database (auditlog/mac.py); checked by
+    # sealing and verification. Null only on rows written before release 2 (sealed by v1).
+    mac = models.BinaryField(null=True, editable=False)
 
     objects = AuditEventManager()
 
@@ -251,13 +254,16 @@ class AuditSeal(models.Model):
 
     Each (org_id, section) is its own chain, because retention is per section and a purge
     may only remove whole seals (auditlog/integrity.py, auditlog/retention.py). Written by
-    the sealing job in owner mode; the application's role may only read seals.
+    the sealing job in owner mode; the application's role may only read seals. A null org_id
+    is the platform chain (rows that belong to no organisation).
     """
 
-    org_id = models.BigIntegerField()
+    org_id = models.BigIntegerField(null=True)
     section = models.CharField(max_length=64)
     event_type = models.CharField(max_length=32)
     seq = models.BigIntegerField()
+    # 1: release 1 (SQL canonical form, no MACs, no digests); 2: event lines, MACs, digests.
+    version = models.SmallIntegerField(default=2)
     first_occurred_at = models.DateTimeField()
     first_event_id = models.BigIntegerField()
     last_occurred_at = models.DateTimeField()
@@ -268,11 +274,17 @@ class AuditSeal(models.Model):
     # Per event, in order: its id (8 bytes) and the first 16 bytes of its digest, so a broken
     # seal can name the event that changed, went missing or was added.
     manifest = models.BinaryField()
+    # Events sealed without a valid MAC: written with SQL alone, not by the application.
+    forged_event_ids = models.JSONField(default=list, blank=True)
     sealed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["org_id", "section", "seq"], name="auditseal_chain_seq")
+            models.UniqueConstraint(
+                fields=["org_id", "section", "seq"],
+                name="auditseal_chain_seq",
+                nulls_distinct=False,
+            )
         ]
 
     def __str__(self) -> str:
@@ -282,7 +294,7 @@ class AuditSeal(models.Model):
 class AuditPurge(models.Model):
     """A receipt of a retention purge: where a chain now starts (the last purged seal's hash)."""
 
-    org_id = models.BigIntegerField()
+    org_id = models.BigIntegerField(null=True)
     section = models.CharField(max_length=64)
     through_seq = models.BigIntegerField()
     last_hash = models.BinaryField(max_length=32)
@@ -296,7 +308,9 @@ class AuditPurge(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["org_id", "section", "through_seq"], name="auditpurge_chain_seq"
+                fields=["org_id", "section", "through_seq"],
+                name="auditpurge_chain_seq",
+                nulls_distinct=False,
             )
         ]
 
@@ -304,16 +318,54 @@ class AuditPurge(models.Model):
         return f"purge {self.org_id}/{self.section} through #{self.through_seq}"
 
 
-class AuditChainStatus(models.Model):
-    """The latest verification of an organisation's chains, for the viewer's badge."""
+class AuditDigest(models.Model):
+    """A signed digest of one seal (or a retention tombstone): docs/trust.md.
 
-    org_id = models.BigIntegerField(unique=True)
+    `document` is the signed JSON document itself; the signature was made with a key the
+    database never holds, so a copy here can be checked, never forged. Written by sealing
+    and the purge (owner); read-only to the application; also written to AUDIT_DIGEST_DIR.
+    """
+
+    org_id = models.BigIntegerField(null=True)
+    seq = models.BigIntegerField()
+    section = models.CharField(max_length=64)
+    seal_seq = models.BigIntegerField()
+    document = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org_id", "seq"], name="auditdigest_chain_seq", nulls_distinct=False
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"digest {self.org_id or 'platform'}#{self.seq} ({self.section} seal {self.seal_seq})"
+        )
+
+
+class AuditChainStatus(models.Model):
+    """The latest verification of an organisation's chains, for the viewer's badge, and each
+    chain's verified checkpoint, so the next verification starts there (owner-written)."""
+
+    org_id = models.BigIntegerField(null=True)
     checked_at = models.DateTimeField()
     verified = models.BooleanField()
     sealed_events = models.BigIntegerField(default=0)
     verified_up_to_event_id = models.BigIntegerField(null=True, blank=True)
     verified_up_to_at = models.DateTimeField(null=True, blank=True)
     first_broken_link = models.JSONField(null=True, blank=True)
+    # {section: {"seq", "hash", "at", "id", "events"}}: the last seal verified in each chain.
+    checkpoints = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org_id"], name="auditchainstatus_org", nulls_distinct=False
+            )
+        ]
 
     def __str__(self) -> str:
         return f"chain status of {self.org_id}: {'intact' if self.verified else 'broken'}"

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
-from auditlog import daycounts
-from auditlog.roles import owner_mode
+from auditlog import catalog, context, daycounts
+from auditlog.roles import owner_db, owner_mode
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def partitions_ensure(
     """Create this month's and the next months' partitions, and one for every month that
     has rows waiting in the DEFAULT partition (moving them in). Returns the names created."""
     now = now or timezone.now()
+    using = owner_db(using)
     this_month = _month_start(now.astimezone(UTC).date())
     existing = {partition.name for partition in partitions(using)}
     created = []
@@ -84,46 +85,83 @@ def partitions_ensure(
     return created
 
 
-def drop_boundary(using: str = "default") -> datetime:
-    """Events before this are past every organisation's retention, whatever their section."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT greatest(
-              (SELECT max(audit_retention_days(o.id, d.section))
-                 FROM accounts_organization o CROSS JOIN auditlog_auditretentiondefault d),
-              -- Rows of deleted organisations (or none) keep the catalog's defaults.
-              (SELECT max(days) FROM auditlog_auditretentiondefault))
-            """
-        )
-        days = cursor.fetchone()[0]
-    if days is None:
-        raise RuntimeError("no retention defaults: run migrate")
-    return timezone.now() - timedelta(days=days)
+def drop_boundary(using: str = "default", now: datetime | None = None) -> datetime:
+    """Events before this are past every organisation's retention, whatever their section:
+    the longest of the catalog's defaults and of every sealed per-type policy."""
+    from auditlog import retention
+    from auditlog.models import AuditSeal
+
+    owner = owner_db(using)
+    days = max(retention.default_days(section) for section in catalog.SECTIONS)
+    org_ids = AuditSeal.objects.using(owner).order_by().values_list("org_id", flat=True).distinct()
+    for org_id in org_ids:
+        policies = retention.org_policies(org_id, using=owner)
+        if policies.pending:
+            return datetime.min.replace(tzinfo=UTC)  # a change waits to be sealed: drop nothing
+        for chosen, _ in policies.types.values():
+            days = max(days, chosen)
+    return (now or timezone.now()) - timedelta(days=days)
 
 
-def partitions_drop_expired(*, using: str = "default") -> list[str]:
-    """DETACH and DROP every month entirely past retention, and retire the seals it held."""
-    boundary = drop_boundary(using)
-    dropped = []
-    for partition in partitions(using):
+def partitions_drop_expired(
+    *, using: str = "default", now: datetime | None = None
+) -> tuple[list[str], int]:
+    """DETACH and DROP every month entirely past retention, each chain with seals in it first
+    purged through its last seal there (receipt and signed tombstone). Returns the partitions
+    dropped and the tombstones written."""
+    from auditlog import retention
+    from auditlog.integrity import DigestChain, write_digest_files
+    from auditlog.models import AuditSeal
+
+    owner = owner_db(using)
+    boundary = drop_boundary(using, now)
+    dropped, tombstones = [], 0
+    for partition in partitions(owner):
         if partition.upper > boundary:
             break
-        with owner_mode(using), transaction.atomic(using=using):
-            with connections[using].cursor() as cursor:
+        touched = set()
+        with owner_mode(using), transaction.atomic(using=owner):
+            with connections[owner].cursor() as cursor:
+                chains = (
+                    AuditSeal.objects.using(owner)
+                    .filter(last_occurred_at__lt=partition.upper)
+                    .order_by()
+                    .values_list("org_id", "section")
+                    .distinct()
+                )
+                for org_id, section in sorted(chains, key=lambda c: (c[0] or 0, c[1])):
+                    through = (
+                        AuditSeal.objects.using(owner)
+                        .filter(
+                            org_id=org_id, section=section, last_occurred_at__lt=partition.upper
+                        )
+                        .order_by("-seq")
+                        .first()
+                    )
+                    policies = retention.org_policies(org_id, using=owner)
+                    policy = policies.policy(catalog.section(section))
+                    with context.use(org_id=org_id):
+                        retention.purge_chain(
+                            cursor,
+                            org_id,
+                            section,
+                            through,
+                            cutoff=partition.upper,
+                            policy=policy,
+                            chain=DigestChain(org_id, owner),
+                            using=owner,
+                            delete_events=False,
+                        )
+                    tombstones += 1
+                    touched.add(org_id)
                 cursor.execute(
                     f'ALTER TABLE auditlog_auditevent DETACH PARTITION "{partition.name}"'
                 )
                 cursor.execute(f'DROP TABLE "{partition.name}"')
-                # The seals of the dropped rows go too, each chain leaving a purge receipt.
-                cursor.execute(
-                    "SELECT audit_purge(org_id, section, %s) FROM "
-                    "(SELECT DISTINCT org_id, section FROM auditlog_auditseal "
-                    " WHERE last_occurred_at < %s) AS chains",
-                    [partition.upper, partition.upper],
-                )
             # Every event before the partition's end is gone: so are their day counts.
-            daycounts.forget(partition.upper - timedelta(microseconds=1), using=using)
+            daycounts.forget(partition.upper - timedelta(microseconds=1), using=owner)
+        for org_id in touched:
+            write_digest_files(org_id, using=using)
         dropped.append(partition.name)
         log.info("dropped expired audit partition %s", partition.name)
-    return dropped
+    return dropped, tombstones

@@ -1,50 +1,77 @@
-"""The application's database role and owner mode: the running app holds only what it needs.
+"""The application's database role, the owner's connection, and owner mode.
 
-- The tables' owner is the role migrations run as (the login role of DATABASE_URL).
-- The running application switches every connection to the restricted role
-  (`DATABASES[...]["OPTIONS"]["assume_role"]`, default `auditdesk_app`; see
-  auditlog/db/base.py): NOSUPERUSER, NOBYPASSRLS; SELECT and INSERT on the audit table,
-  SELECT on seals and purge receipts, full DML on every other table, EXECUTE on
-  `audit_purge`. So UPDATE, DELETE and TRUNCATE of audit rows are refused twice: by missing
-  privileges and by the append-only triggers.
-- Owner mode (`owner_mode()`, RESET ROLE) is for migrate, flush and platform jobs:
-  sealing, partition maintenance, dropping expired partitions.
+Two logins (docs/trust.md): `DATABASES["default"]` is the application's restricted login,
+a member of the NOLOGIN group role `auditdesk_app` (created here by the migrations) and of
+nothing else; `DATABASES["owner"]` is the schema's owner, for migrations and the platform
+jobs (sealing, verification checkpoints, retention purge, day counts, partitions).
+
+The group role holds SELECT and INSERT on audit rows, SELECT only on seals, digests, purge
+receipts, chain status and retention defaults, full DML on the product's own tables, and
+no EXECUTE on the purge. UPDATE, DELETE and TRUNCATE of audit rows are refused twice: by
+missing privileges and by the append-only triggers.
+
+Owner mode (`owner_mode()`) routes the ORM's queries to the owner's alias for a block; code
+that takes a connection itself asks `owner_db()` for the alias.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from psycopg import sql
+
+APP_ROLE = "auditdesk_app"
+OWNER_ALIAS = "owner"
 
 # Tables the application may only read and append to, or only read.
 APPEND_ONLY_TABLES = ("auditlog_auditevent",)
 READ_ONLY_TABLES = (
     "auditlog_auditseal",
     "auditlog_auditpurge",
+    "auditlog_auditdigest",
+    "auditlog_auditchainstatus",
     "auditlog_auditretentiondefault",
     "auditlog_auditeventdaycount",
     "auditlog_auditeventdaymark",
 )
-# Functions the application may call (created by auditlog's migrations).
-APP_FUNCTIONS = ("audit_purge(bigint, text, timestamp with time zone)",)
+# Functions the application may call (created by auditlog's migrations): none. The purge
+# is the owner's alone.
+APP_FUNCTIONS: tuple[str, ...] = ()
+OWNER_ONLY_FUNCTIONS = ("audit_purge(bigint, text, bigint)",)
+
+_owner_mode: ContextVar[bool] = ContextVar("auditlog_owner_mode", default=False)
+
+
+def owner_db(using: str = "default") -> str:
+    """The alias that logs in as the owner of `using`'s database (itself if none is set)."""
+    return settings.DATABASES[using].get("OWNER_ALIAS") or using
 
 
 @contextmanager
-def owner_mode(using: str = "default") -> Iterator[None]:
-    """Run a block as the tables' owner (RESET ROLE), then return to the application role."""
-    connection = connections[using]
-    mode = getattr(connection, "owner_mode", None)
-    if mode is None:  # another backend: no role switching to undo
-        yield
-        return
-    with mode():
-        yield
+def owner_mode(using: str = "default") -> Iterator[str]:
+    """Within the block the ORM reads and writes through the owner's login; yields its alias."""
+    token = _owner_mode.set(True)
+    try:
+        yield owner_db(using)
+    finally:
+        _owner_mode.reset(token)
+
+
+class OwnerRouter:
+    """DATABASE_ROUTERS: the ORM's default alias is the owner's inside owner_mode()."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return owner_db() if _owner_mode.get() else None
+
+    db_for_write = db_for_read
 
 
 def app_role(connection: Any) -> str | None:
-    return connection.settings_dict.get("OPTIONS", {}).get("assume_role") or None
+    """The group role to grant to (only the owner's connection grants)."""
+    return APP_ROLE
 
 
 _CREATE_ROLE = """
@@ -60,19 +87,6 @@ EXCEPTION
 END
 $do$;
 """
-# A non-superuser owner may SET ROLE only to roles it is a member of.
-_JOIN_ROLE = """
-DO $do$
-BEGIN
-  IF EXISTS (SELECT FROM pg_roles WHERE rolname = {name})
-     AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-     AND NOT pg_has_role(current_user, {name}, 'MEMBER') THEN
-    EXECUTE format('GRANT %I TO %I', {name}, current_user);
-  END IF;
-END
-$do$;
-"""
-
 # Grants what is missing only, so running it after every migrate and flush stays cheap.
 _GRANT = """
 DO $do$
@@ -112,6 +126,12 @@ BEGIN
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', to_regprocedure(f), app);
     END IF;
   END LOOP;
+  FOREACH f IN ARRAY {owner_only}::text[] LOOP
+    IF to_regprocedure(f) IS NOT NULL THEN
+      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', to_regprocedure(f));
+      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', to_regprocedure(f), app);
+    END IF;
+  END LOOP;
 END
 $do$;
 """
@@ -132,7 +152,6 @@ def _run(connection: Any, template: str, **values: Any) -> None:
 def create_app_role(connection: Any) -> None:
     """Create the application role if missing (cluster-wide, so idempotent and race-safe)."""
     _run(connection, _CREATE_ROLE)
-    _run(connection, _JOIN_ROLE)
 
 
 def grant_app_role(connection: Any) -> None:
@@ -143,29 +162,53 @@ def grant_app_role(connection: Any) -> None:
         append_only=sql.Literal(list(APPEND_ONLY_TABLES)),
         read_only=sql.Literal(list(READ_ONLY_TABLES)),
         functions=sql.Literal(list(APP_FUNCTIONS)),
+        owner_only=sql.Literal(list(OWNER_ONLY_FUNCTIONS)),
     )
 
 
 def grant_after_migrate(using: str = "default", **kwargs: Any) -> None:
     """post_migrate: tables created by any app's migration get their grants at once."""
-    connection = connections[using]
-    with owner_mode(using):
-        grant_app_role(connection)
+    grant_app_role(connections[owner_db(using)])
 
 
-def role_problems(connection: Any) -> list[str]:
-    """What is wrong with the configured application role, for the system check."""
-    role = app_role(connection)
-    if role is None:
-        return []
-    with owner_mode(connection.alias), connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
-        found = cursor.fetchone()
-    if found is None:
-        return [
-            f"the database role {role!r} does not exist, so the application runs as the "
-            "tables' owner: run `manage.py migrate` (it creates the role)"
-        ]
-    if found[0] or found[1]:
-        return [f"the database role {role!r} is a superuser or bypasses row-level security"]
-    return []
+def role_problems(alias: str) -> list[str]:
+    """What is wrong with the logins of `alias` and its owner, for the system check."""
+    owner = owner_db(alias)
+    problems = []
+    if owner == alias:
+        problems.append(
+            f"no owner login is configured for {alias!r} (DATABASE_OWNER_URL): migrations "
+            "and platform jobs would run as the application's login"
+        )
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
+                   pg_has_role(current_user, %(app)s, 'USAGE'),
+                   (SELECT array_agg(g.rolname ORDER BY g.rolname) FROM pg_auth_members m
+                      JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),
+                   (SELECT d.datdba = r.oid FROM pg_database d
+                     WHERE d.datname = current_database())
+              FROM pg_roles r WHERE r.rolname = current_user
+            """,
+            {"app": APP_ROLE},
+        )
+        row = cursor.fetchone()
+        cursor.execute("SELECT current_user")
+        login = cursor.fetchone()[0]
+    superuser, bypass, createrole, createdb, has_app, groups, owns_db = row
+    if superuser or bypass or createrole or createdb:
+        problems.append(
+            f"the application's login {login!r} is a superuser or may bypass row-level "
+            "security, create roles or databases"
+        )
+    if owns_db:
+        problems.append(f"the application's login {login!r} owns the database")
+    if not has_app:
+        problems.append(f"the application's login {login!r} is not a member of {APP_ROLE!r}")
+    others = [group for group in groups or [] if group != APP_ROLE]
+    if others:
+        problems.append(
+            f"the application's login {login!r} is also a member of {', '.join(others)}"
+        )
+    return problems

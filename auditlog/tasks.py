@@ -34,24 +34,47 @@ class ContextTask(Task):
 
 @shared_task(name="auditlog.seal_chains")
 def seal_chains() -> int:
-    """Seal every organisation's events that can no longer change; returns the seals made."""
+    """Seal every organisation's (and the platform's) events that can no longer change, sign
+    their digests, and move each touched organisation's verified checkpoint on; returns the
+    seals made."""
     from auditlog import integrity
 
-    return len(integrity.seal())
+    seals = integrity.seal()
+    for org_id in sorted({seal.org_id for seal in seals}, key=lambda one: one or 0):
+        report = integrity.verify(org_id, save=True)
+        if not report.verified:
+            log.error(
+                "audit chain of %s broken: %s", org_id or "platform", report.first_broken_link
+            )
+    return len(seals)
 
 
 @shared_task(name="auditlog.verify_chains")
-def verify_chains() -> int:
-    """Recompute every organisation's chains (the viewer's badge shows the result)."""
+def verify_chains(full: bool = False) -> int:
+    """Verify every organisation's chains and the platform's: from each checkpoint against
+    the stored signed digests, with the unsealed rows' MACs (hourly); or everything from the
+    oldest retained seal against the digest files outside the database (`full`, daily)."""
     from accounts.models import Organization
     from auditlog import integrity
+    from auditlog.roles import owner_db
 
     broken = 0
-    for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
-        report = integrity.verify(org_id)
+    org_ids: list[int | None] = list(
+        Organization.objects.using(owner_db()).order_by("pk").values_list("pk", flat=True)
+    )
+    for org_id in [*org_ids, None]:
+        report = integrity.verify(
+            org_id,
+            save=True,
+            full=full,
+            digest_source="files" if full else "database",
+            check_tail=True,
+        )
         if not report.verified:
             broken += 1
-            log.error("audit chain of organisation %s broken: %s", org_id, report.first_broken_link)
+            log.error(
+                "audit chain of %s broken: %s", org_id or "platform", report.first_broken_link
+            )
     return broken
 
 

@@ -37,6 +37,16 @@ urlpatterns: list = [
         integrity_api.AuditIntegrityView.as_view(),
         name="api-audit-integrity",
     ),
+    path(
+        "api/v1/audit-integrity/digests/",
+        integrity_api.AuditDigestListView.as_view(),
+        name="api-audit-integrity-digests",
+    ),
+    path(
+        "api/v1/audit-integrity/digests/download/",
+        integrity_api.AuditDigestDownloadView.as_view(),
+        name="api-audit-integrity-digests-download",
+    ),
     path("api/v1/exports/", api.ExportListView.as_view(), name="api-exports"),
     path("api/v1/exports/<str:pk>/", api.ExportDetailView.as_view(), name="api-export-detail"),
     path(

@@ -1,5 +1,6 @@
 """Settings for every environment, driven by environment variables with safe local defaults."""
 
+import hashlib
 import ipaddress
 import os
 from datetime import timedelta
@@ -20,9 +21,25 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "auditdesk-local-development-key-change-me-in-production")
+# The key of every audit row's MAC (auditlog/mac.py): outside the database, like SECRET_KEY.
+# Unset, it is derived from SECRET_KEY; rotating it leaves sealed rows valid (sealing checks
+# MACs once), so rotate right after a seal.
+AUDIT_MAC_KEY = (
+    os.environ["AUDIT_MAC_KEY"].encode()
+    if os.environ.get("AUDIT_MAC_KEY")
+    else hashlib.sha256(b"auditdesk audit row MAC key|" + SECRET_KEY.encode()).digest()
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 TRUSTED_PROXIES = [ipaddress.ip_network(item, strict=False) for item in env_list("TRUSTED_PROXIES")]
 EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", BASE_DIR / "var" / "exports"))
+# Signed digests (docs/trust.md): the Ed25519 private key's PEM file (never in the database;
+# `make run` creates one), older public keys still accepted (base64 raw, comma-separated),
+# and where every digest is also written as a file.
+AUDIT_SIGNING_KEY = Path(
+    os.environ.get("AUDIT_SIGNING_KEY", BASE_DIR / "var" / "audit-signing-key.pem")
+)
+AUDIT_VERIFY_KEYS = env_list("AUDIT_VERIFY_KEYS")
+AUDIT_DIGEST_DIR = Path(os.environ.get("AUDIT_DIGEST_DIR", BASE_DIR / "var" / "digests"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 INSTALLED_APPS = [
@@ -76,25 +93,32 @@ TEMPLATES = [
     },
 ]
 
+# Two logins (docs/trust.md): the application's restricted login, and the schema's owner for
+# migrations and platform jobs (sealing, retention, day counts, partitions). Both use our
+# backend, which writes buffered audit rows just before COMMIT, in the same network round
+# trip (auditlog/db/base.py).
+_CONN_MAX_AGE = int(os.environ.get("CONN_MAX_AGE", "60"))
+_TEST_DATABASE = os.environ.get("TEST_DATABASE_NAME", "test_auditdesk")
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auditdesk"),
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        os.environ.get("DATABASE_URL", "postgres://auditdesk_web@127.0.0.1:5432/auditdesk"),
+        conn_max_age=_CONN_MAX_AGE,
         conn_health_checks=True,
-    )
+    ),
+    "owner": dj_database_url.parse(
+        os.environ.get(
+            "DATABASE_OWNER_URL", "postgres://auditdesk_owner@127.0.0.1:5432/auditdesk"
+        ),
+        conn_max_age=_CONN_MAX_AGE,
+        conn_health_checks=True,
+    ),
 }
-# Our backend subclasses Django's PostgreSQL backend to write buffered audit rows just
-# before COMMIT, in the same network round trip (see auditlog/db/base.py).
-DATABASES["default"]["ENGINE"] = "auditlog.db"
-# The running application's restricted role: each connection switches to it (SET ROLE);
-# migrations and platform jobs run as the owner (auditlog/roles.py, docs/scaling.md).
-# Set DATABASE_APP_ROLE="" when DATABASE_URL already logs in as a restricted role.
-DATABASES["default"].setdefault("OPTIONS", {})["assume_role"] = os.environ.get(
-    "DATABASE_APP_ROLE", "auditdesk_app"
-)
-DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
-    "TEST_DATABASE_NAME", "test_auditdesk"
-)
+for _alias, _database in DATABASES.items():
+    _database["ENGINE"] = "auditlog.db"
+    _database["TEST"] = {"NAME": _TEST_DATABASE}
+# The application's alias knows its owner's: migrate, flush and test databases go there.
+DATABASES["default"]["OWNER_ALIAS"] = "owner"
+DATABASE_ROUTERS = ["auditlog.roles.OwnerRouter"]
 
 # DATABASE_POOL=N: a psycopg connection pool of up to N connections per process (Django 5.2)
 # instead of persistent connections; pooling requires CONN_MAX_AGE = 0. bench/REPORT.md
@@ -218,6 +242,11 @@ CELERY_BEAT_SCHEDULE["audit-seal-chains"] = {
 CELERY_BEAT_SCHEDULE["audit-verify-chains"] = {
     "task": "auditlog.verify_chains",
     "schedule": timedelta(hours=1),
+}
+CELERY_BEAT_SCHEDULE["audit-verify-chains-full"] = {
+    "task": "auditlog.verify_chains",
+    "schedule": timedelta(days=1),
+    "kwargs": {"full": True},
 }
 # Finished days' event counts for the volume strip (auditlog/daycounts.py).
 CELERY_BEAT_SCHEDULE["audit-count-days"] = {

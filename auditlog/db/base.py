@@ -8,41 +8,36 @@ The recorder buffers rows while a transaction is open. They are written:
 - before any statement that reads the audit table, so a transaction reads its own rows.
 Rows buffered inside a savepoint that rolls back are dropped with it.
 
-Trust (docs/scaling.md): every connection switches to the application's restricted role
-(`OPTIONS["assume_role"]`, SET ROLE) unless it is in owner mode (migrate, flush, platform
-jobs). Before SQL that touches the audit table, the session's `app.org_id`, which the
-table's row-level security policy reads, is made equal to the audit context's organisation;
-the value is cached per connection, so it costs a round trip only when it changes, and
-never on the write path (inserts are allowed for any organisation).
+Trust (docs/trust.md): `default` logs in as the application's restricted login and
+`owner` as the schema's owner; nothing here switches roles. Before SQL that touches the
+audit table, the session's `app.org_id`, which the table's row-level security policies
+read, is made equal to the audit context's organisation; the value is cached per
+connection, so it costs a round trip only when it changes. Writes set it to each row's
+organisation in the INSERT's own message (an INSERT for another organisation is refused).
 """
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from django.db import DatabaseError
 from django.db.backends.postgresql import base
-from django.db.utils import DEFAULT_DB_ALIAS
-from psycopg import sql
 
 from auditlog import context, storage
+from auditlog.db.creation import DatabaseCreation
 
 log = logging.getLogger(__name__)
 
-NO_DB_ALIAS = "__no_db__"  # Django's alias for its maintenance-database connections
 _SET_ORG = "SELECT set_config('app.org_id', %s, false)"
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    creation_class = DatabaseCreation
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.audit_buffer: list[storage.Row] = []
         self._audit_marks: dict[str, int] = {}
-        # > 0 while in owner mode: the connection runs as the role it logged in with.
-        self.owner_mode_depth = 0
-        self.app_role_missing = False
         # The session's app.org_id as last set; None when unknown (new or rolled back).
         self._audit_org: str | None = None
         self.execute_wrappers.append(self._before_audit_sql)
@@ -55,8 +50,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return
         # Autocommit: nothing to ride along with, write now.
         self.ensure_connection()
+        self._write(rows)
+
+    def _write(self, rows: list[storage.Row], *, commit: bool = False) -> None:
+        write = storage.write_rows_and_commit if commit else storage.write_rows
         with self.wrap_database_errors:
-            storage.write_rows(self.connection, rows)
+            try:
+                self._audit_org = write(self.connection, rows, self._audit_org)
+            except Exception:
+                self._audit_org = None
+                raise
 
     def flush_audit_buffer(self) -> None:
         if not self.audit_buffer:
@@ -64,8 +67,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         rows, self.audit_buffer = self.audit_buffer, []
         # Flushed rows now live in the database, where savepoint rollbacks reach them.
         self._audit_marks = dict.fromkeys(self._audit_marks, 0)
-        with self.wrap_database_errors:
-            storage.write_rows(self.connection, rows)
+        self._write(rows)
 
     def _before_audit_sql(self, execute, sql, params, many, execution):  # noqa: ANN001
         if storage.TABLE in sql:
@@ -101,46 +103,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             if not self.in_atomic_block:
                 self.close()
 
-    # -- the application role and owner mode -----------------------------------------------
-
-    @contextmanager
-    def owner_mode(self) -> Iterator[None]:
-        """Run as the role the connection logged in with (the tables' owner): for migrations,
-        flush and platform jobs. Restores the application role on exit."""
-        self.owner_mode_depth += 1
-        try:
-            if self.owner_mode_depth == 1 and self.connection is not None:
-                with self.wrap_database_errors, self.connection.cursor() as cursor:
-                    cursor.execute("RESET ROLE")
-            yield
-        finally:
-            self.owner_mode_depth -= 1
-            if self.owner_mode_depth == 0 and self.connection is not None:
-                with self.wrap_database_errors:
-                    self._configure_role(self.connection)
-
-    @property
-    def app_role(self) -> str | None:
-        return self.settings_dict["OPTIONS"].get("assume_role") or None
-
-    def _configure_role(self, connection: psycopg.Connection) -> bool:
-        # Maintenance connections (CREATE/DROP DATABASE) and owner mode keep the login role.
-        if self.owner_mode_depth or self.alias == NO_DB_ALIAS or not self.app_role:
-            return False
-        try:
-            # On `connection` itself: Django's version quotes through this wrapper, which
-            # inside a pool's configure callback waits for the pool forever.
-            with connection.cursor() as cursor:
-                cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.app_role)))
-            return True
-        except psycopg.errors.InvalidParameterValue:
-            # The role is created by auditlog's migrations; until then (a fresh database)
-            # the connection keeps its login role and the system check auditlog.W003 says so.
-            if not self.app_role_missing and self.alias == DEFAULT_DB_ALIAS:
-                log.warning("database role %r does not exist; run migrate", self.app_role)
-            self.app_role_missing = True
-            return False
-
     def get_new_connection(self, conn_params: dict[str, Any]) -> psycopg.Connection:
         # A pooled connection may carry another request's setting: treat it as unknown.
         self._audit_org = None
@@ -152,8 +114,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.audit_buffer and self.connection is not None:
             rows, self.audit_buffer = self.audit_buffer, []
             self._audit_marks.clear()
-            with self.wrap_database_errors:
-                storage.write_rows_and_commit(self.connection, rows)
+            self._write(rows, commit=True)
             return
         super()._commit()
 

@@ -1,4 +1,4 @@
-"""`flush` in owner mode, with the purge flag, so it may empty the append-only audit tables.
+"""`flush` as the schema's owner, with the purge flag, so it may empty the append-only tables.
 
 Tests (TransactionTestCase) flush between tests; nothing else should ever flush a database
 that holds a real audit log.
@@ -9,12 +9,12 @@ from typing import Any
 from django.core.management.commands import flush
 from django.db import connections, transaction
 
-from auditlog.roles import owner_mode
+from auditlog.roles import owner_db, owner_mode
 
 
 class Command(flush.Command):
     def handle(self, **options: Any) -> None:
-        using = options["database"]
+        using = options["database"] = owner_db(options["database"])
         with owner_mode(using), transaction.atomic(using=using):
             with connections[using].cursor() as cursor:
                 # Transaction-local: the append-only triggers let the owner's TRUNCATE through.

@@ -5,14 +5,19 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Organization
-from auditlog import integrity
+from auditlog import digests, integrity
+from auditlog.roles import owner_db
 
 
 class Command(BaseCommand):
     help = "Seal the audit events that can no longer change into each organisation's hash chains."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--org", type=int, help="only this organisation (id)")
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--org", type=int, help="only this organisation (id)")
+        which.add_argument(
+            "--platform", action="store_true", help="only the platform chain (no organisation)"
+        )
         parser.add_argument(
             "--margin",
             type=float,
@@ -22,11 +27,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         org_id = options["org"]
-        if org_id is not None and not Organization.objects.filter(pk=org_id).exists():
+        if (
+            org_id is not None
+            and not Organization.objects.using(owner_db()).filter(pk=org_id).exists()
+        ):
             raise CommandError(f"No organisation with id {org_id}.")
         if options["margin"] is not None and options["margin"] < 0:
             raise CommandError("--margin must not be negative.")
-        seals = integrity.seal(org_id=org_id, margin_seconds=options["margin"])
+        try:
+            seals = integrity.seal(
+                org_id=org_id,
+                margin_seconds=options["margin"],
+                platform=True if options["platform"] else None,
+            )
+        except digests.SigningKeyError as exc:
+            raise CommandError(str(exc)) from None
         events = sum(seal.event_count for seal in seals)
         orgs = len({seal.org_id for seal in seals})
         self.stdout.write(
