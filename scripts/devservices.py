@@ -1,4 +1,9 @@
-"""Start or reuse the local PostgreSQL and Redis Auditdesk needs and print their URLs as exports."""
+"""Start or reuse the local PostgreSQL and Redis Auditdesk needs and print their URLs as exports.
+
+On PostgreSQL it sets up, as the superuser of DATABASE_ADMIN_URL, the two logins the
+application runs with (docs/trust.md): `auditdesk_web` (DATABASE_URL, a member of the group
+role `auditdesk_app` only) and `auditdesk_owner` (DATABASE_OWNER_URL, owner of the database).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO_ROOT / ".devservices"
 # Fixed, predictable locations so a later `down` (or a human) can find data dirs and logs.
 RUNTIME_ROOT = Path("/tmp")  # noqa: S108
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/auditdesk"
+# The superuser login devservices itself sets the database up with; never exported.
+DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/auditdesk"
+# The logins and group role of docs/trust.md.
+OWNER_LOGIN = "auditdesk_owner"
+APP_ROLE = "auditdesk_app"
+APP_LOGIN = "auditdesk_web"
+# Databases of earlier test runs (settings' TEST_DATABASE_NAME, and xdist's _gw<N> copies),
+# which the owner login must be able to drop and recreate.
+TEST_DATABASE_PREFIX = "test_auditdesk"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 PG_SYSTEM_USER = "postgres"
@@ -116,19 +129,70 @@ def _url_port(url: str, variable: str) -> int | None:
         ) from None
 
 
-def parse_pg_url(url: str, port_override: int | None) -> PgTarget:
+def parse_pg_url(url: str, port_override: int | None, variable: str = "DATABASE_URL") -> PgTarget:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
-        raise DevServicesError(
-            f"DATABASE_URL={url!r} is not a postgres:// URL; unset it to use {DEFAULT_DATABASE_URL}"
-        )
+        raise DevServicesError(f"{variable}={url!r} is not a postgres:// URL; fix or unset it")
     return PgTarget(
         user=unquote(parts.username) if parts.username else PG_SYSTEM_USER,
         password=unquote(parts.password) if parts.password is not None else None,
         host=parts.hostname or "127.0.0.1",
-        port=port_override or _url_port(url, "DATABASE_URL") or 5432,
+        port=port_override or _url_port(url, variable) or 5432,
         dbname=unquote(parts.path.lstrip("/")) or "auditdesk",
     )
+
+
+def with_port(url: str, port: int | None) -> str:
+    """The URL with its port replaced (everything else, query included, left as it is)."""
+    if port is None:
+        return url
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if hostport.startswith("["):
+        host = hostport[: hostport.index("]") + 1]
+    else:
+        host = hostport.partition(":")[0]
+    return parts._replace(netloc=f"{userinfo}{at}{host}:{port}").geturl()
+
+
+@dataclass(frozen=True)
+class PgSetup:
+    """Where PostgreSQL is, and what `up` does there.
+
+    mode "managed": neither DATABASE_URL nor DATABASE_OWNER_URL is set; `target` is the
+    superuser of DATABASE_ADMIN_URL, which creates the two logins and the database.
+    mode "given": both are set; they are printed back and nothing is created.
+    mode "single": only DATABASE_URL is set; as before, its login makes sure the database
+    exists and is used for the owner's alias too.
+    """
+
+    target: PgTarget
+    mode: str
+    app_url: str | None = None
+    owner_url: str | None = None
+
+
+def pg_setup_from_env(port_override: int | None) -> PgSetup:
+    app_url = os.environ.get("DATABASE_URL") or None
+    owner_url = os.environ.get("DATABASE_OWNER_URL") or None
+    if owner_url and not app_url:
+        raise DevServicesError(
+            "DATABASE_OWNER_URL is set but DATABASE_URL is not; set both (the application's "
+            "login and the owner's) or neither (devservices then creates both)"
+        )
+    if app_url:
+        target = parse_pg_url(app_url, port_override)
+        if owner_url:
+            parse_pg_url(owner_url, port_override, "DATABASE_OWNER_URL")  # validate it
+            return PgSetup(
+                target,
+                "given",
+                with_port(app_url, port_override),
+                with_port(owner_url, port_override),
+            )
+        return PgSetup(target, "single")
+    admin_url = os.environ.get("DATABASE_ADMIN_URL") or DEFAULT_ADMIN_URL
+    return PgSetup(parse_pg_url(admin_url, port_override, "DATABASE_ADMIN_URL"), "managed")
 
 
 def parse_redis_url(url: str, port_override: int | None) -> RedisTarget:
@@ -336,7 +400,7 @@ def find_pg_server_bindir() -> Path:
     raise DevServicesError(
         "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found in /usr/lib/postgresql/*/bin "
         "or pg_config --bindir, and installing them failed; run `apt-get install postgresql` "
-        "or `pip install pgserver`, or point DATABASE_URL at a running server"
+        "or `pip install pgserver`, or point DATABASE_ADMIN_URL at a running server"
     )
 
 
@@ -555,69 +619,292 @@ def stop_postgres(entry: dict[str, Any]) -> None:
         )
 
 
-def ensure_database(target: PgTarget, psql: str) -> None:
-    env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
-    if target.password is not None:
-        env["PGPASSWORD"] = target.password
-    base_cmd = [
-        psql,
-        "-X",
-        "-q",
-        "-t",
-        "-A",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-v",
-        f"dbname={target.dbname}",
-        "-h",
-        target.connect_host,
-        "-p",
-        str(target.port),
-        "-U",
-        target.user,
-        "-d",
-        "postgres",
-    ]
+@dataclass(frozen=True)
+class Psql:
+    """Runs SQL scripts with psql on one server; scripts go through stdin because psql
+    interpolates :'variables' only in script input."""
 
-    def exists() -> bool:
-        # Fed through stdin because psql only interpolates :'variables' in script input.
-        query = run(
-            base_cmd,
-            input_text="SELECT 1 FROM pg_database WHERE datname = :'dbname';\n",
-            env=env,
-            capture=True,
+    binary: str
+    target: PgTarget
+
+    def run(
+        self,
+        script: str,
+        *,
+        dbname: str = "postgres",
+        user: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
+        if user is None and self.target.password is not None:
+            env["PGPASSWORD"] = self.target.password
+        # -w: fail instead of prompting on the terminal when a password is required.
+        cmd = [self.binary, "-X", "-q", "-t", "-A", "-w", "-v", "ON_ERROR_STOP=1"]
+        for name, value in (variables or {}).items():
+            cmd += ["-v", f"{name}={value}"]
+        cmd += ["-h", self.target.connect_host, "-p", str(self.target.port)]
+        cmd += ["-U", user or self.target.user, "-d", dbname]
+        return run(cmd, input_text=script, env=env, capture=True)
+
+
+def log_notices(result: subprocess.CompletedProcess[str]) -> None:
+    """Pass on what the SQL reported doing (RAISE NOTICE), one log line each."""
+    for line in result.stderr.splitlines():
+        if match := re.search(r"NOTICE:\s+(.*)", line):
+            log(match.group(1))
+
+
+def ensure_database(target: PgTarget, psql_binary: str, owner: str | None = None) -> None:
+    """Create the database if missing, owned by `owner` (else by the connecting user)."""
+    psql = Psql(psql_binary, target)
+    variables = {"dbname": target.dbname}
+
+    def current_owner() -> str | None:
+        query = psql.run(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'dbname';\n",
+            variables=variables,
         )
         if query.returncode != 0:
             raise DevServicesError(
                 f"cannot query databases on {target.address} as {target.user!r}: "
-                f"{query.stderr.strip()}; check the user and password in DATABASE_URL"
+                f"{query.stderr.strip()}; check the user and password in the URL"
             )
-        return query.stdout.strip() == "1"
+        return query.stdout.strip() or None
 
-    if exists():
-        return
-    log(f"creating database {target.dbname!r} on {target.address}")
-    created = run(base_cmd, input_text='CREATE DATABASE :"dbname";\n', env=env, capture=True)
-    if created.returncode != 0 and not exists():  # a concurrent `up` may have won the race
+    found = current_owner()
+    if found is None:
+        log(f"creating database {target.dbname!r} on {target.address}")
+        clause = f" OWNER {owner}" if owner else ""
+        created = psql.run(f'CREATE DATABASE :"dbname"{clause};\n', variables=variables)
+        # A concurrent `up` may have won the race.
+        if created.returncode != 0 and (found := current_owner()) is None:
+            raise DevServicesError(
+                f"could not create database {target.dbname!r} on {target.address}: "
+                f"{created.stderr.strip()}; create it yourself or grant CREATEDB to "
+                f"{target.user!r}"
+            )
+    if owner and found not in (None, owner):
+        # An older release ran as the superuser, so its database and tables are the superuser's.
+        log(f"making {owner} the owner of database {target.dbname!r} (was {found})")
+        altered = psql.run(f'ALTER DATABASE :"dbname" OWNER TO {owner};\n', variables=variables)
+        if altered.returncode != 0:
+            raise DevServicesError(
+                f"could not give database {target.dbname!r} to {owner}: {altered.stderr.strip()}"
+            )
+
+
+def _role_sql(name: str, create: str, wanted: str, enforce: str) -> str:
+    """Create role `name` if missing; re-apply `enforce` only when `wanted` does not hold, so
+    a second `up` writes nothing (concurrent ALTER ROLEs of one role would fail)."""
+    return f"""
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN
+    BEGIN
+      CREATE ROLE {name} {create};
+      RAISE NOTICE 'created role {name}';
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;  -- a concurrent `up` created it just now
+    END;
+  END IF;
+  IF NOT (SELECT {wanted} FROM pg_roles WHERE rolname = '{name}') THEN
+    ALTER ROLE {name} {enforce};
+    RAISE NOTICE 'set {name} to {enforce}';
+  END IF;"""
+
+
+_RESTRICTED = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+_PRIVILEGED = "rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole"
+_OWNER_ATTRIBUTES = "LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB CREATEROLE INHERIT"
+_CREATE_OWNER = _role_sql(
+    OWNER_LOGIN,
+    _OWNER_ATTRIBUTES,
+    "rolcanlogin AND rolcreatedb AND rolcreaterole AND rolinherit"
+    " AND NOT rolsuper AND NOT rolbypassrls",
+    _OWNER_ATTRIBUTES,
+)
+# NOINHERIT as the migrations create it (auditlog/roles.py).
+_CREATE_APP = _role_sql(
+    APP_ROLE,
+    f"NOLOGIN {_RESTRICTED} NOINHERIT",
+    f"NOT (rolcanlogin OR {_PRIVILEGED})",
+    f"NOLOGIN {_RESTRICTED}",
+)
+_CREATE_WEB = _role_sql(
+    APP_LOGIN,
+    f"LOGIN {_RESTRICTED} INHERIT",
+    f"rolcanlogin AND rolinherit AND NOT ({_PRIVILEGED})",
+    f"LOGIN {_RESTRICTED} INHERIT",
+)
+
+# Run as the superuser, in the `postgres` database. From PostgreSQL 16 on, a membership is
+# revoked per grantor, so the web login's stray memberships are revoked GRANTED BY each.
+ROLES_SQL = f"""
+DO $do$
+DECLARE
+  m record;
+  per_grantor boolean := current_setting('server_version_num')::int >= 160000;
+BEGIN
+{_CREATE_OWNER}
+{_CREATE_APP}
+{_CREATE_WEB}
+
+  -- The owner reads other sessions' activity (verification checkpoints wait for writers).
+  IF NOT EXISTS (SELECT FROM pg_auth_members
+                  WHERE roleid = 'pg_read_all_stats'::regrole
+                    AND member = '{OWNER_LOGIN}'::regrole) THEN
+    GRANT pg_read_all_stats TO {OWNER_LOGIN};
+    RAISE NOTICE 'granted pg_read_all_stats to {OWNER_LOGIN}';
+  END IF;
+
+  -- The web login: a member of the group role, without ADMIN OPTION, and of nothing else.
+  IF NOT EXISTS (SELECT FROM pg_auth_members
+                  WHERE roleid = '{APP_ROLE}'::regrole AND member = '{APP_LOGIN}'::regrole) THEN
+    GRANT {APP_ROLE} TO {APP_LOGIN};
+    RAISE NOTICE 'granted {APP_ROLE} to {APP_LOGIN}';
+  END IF;
+  FOR m IN
+    SELECT roleid::regrole::text AS role, grantor::regrole::text AS grantor,
+           roleid = '{APP_ROLE}'::regrole AS is_app
+      FROM pg_auth_members
+     WHERE member = '{APP_LOGIN}'::regrole
+       AND (roleid <> '{APP_ROLE}'::regrole OR admin_option)
+  LOOP
+    EXECUTE format('REVOKE %s%s FROM {APP_LOGIN}%s',
+                   CASE WHEN m.is_app THEN 'ADMIN OPTION FOR ' ELSE '' END,
+                   m.role,
+                   CASE WHEN per_grantor THEN ' GRANTED BY ' || m.grantor ELSE '' END);
+    RAISE NOTICE 'revoked % % from {APP_LOGIN} (granted by %)',
+                 CASE WHEN m.is_app THEN 'ADMIN OPTION FOR' ELSE 'membership in' END, m.role,
+                 m.grantor;
+  END LOOP;
+
+  -- Test databases left by runs as the superuser: the owner login drops and recreates them.
+  FOR m IN
+    SELECT datname FROM pg_database
+     WHERE starts_with(datname, '{TEST_DATABASE_PREFIX}')
+       AND datdba <> '{OWNER_LOGIN}'::regrole
+  LOOP
+    EXECUTE format('ALTER DATABASE %I OWNER TO {OWNER_LOGIN}', m.datname);
+    RAISE NOTICE 'made {OWNER_LOGIN} the owner of database %', m.datname;
+  END LOOP;
+END
+$do$;
+"""
+
+# Run as the superuser in the application's database: what an older release created as
+# another role (the superuser) becomes the owner's, so the owner can migrate it. Objects of
+# extensions stay their extension's; sequences of serial and identity columns follow their
+# table.
+ADOPT_SQL = f"""
+DO $do$
+DECLARE
+  owner_oid oid := '{OWNER_LOGIN}'::regrole;
+  obj record;
+  changed int := 0;
+BEGIN
+  IF (SELECT nspowner FROM pg_namespace WHERE nspname = 'public') NOT IN
+     (owner_oid, coalesce(to_regrole('pg_database_owner'), owner_oid)) THEN
+    ALTER SCHEMA public OWNER TO {OWNER_LOGIN};
+    changed := changed + 1;
+  END IF;
+  FOR obj IN
+    SELECT format('ALTER %s %I.%I OWNER TO {OWNER_LOGIN}',
+                  CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                 WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                 WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+                  n.nspname, c.relname) AS statement
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relowner <> owner_oid
+       AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+       AND NOT EXISTS (
+             SELECT FROM pg_depend d
+              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                AND (d.deptype = 'e'
+                     OR (c.relkind = 'S' AND d.refclassid = 'pg_class'::regclass
+                         AND d.deptype IN ('a', 'i'))))
+     ORDER BY c.relispartition, c.oid
+  LOOP
+    EXECUTE obj.statement;
+    changed := changed + 1;
+  END LOOP;
+  FOR obj IN
+    SELECT format('ALTER ROUTINE %s OWNER TO {OWNER_LOGIN}', p.oid::regprocedure) AS statement
+      FROM pg_proc p
+     WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> owner_oid
+       AND NOT EXISTS (SELECT FROM pg_depend d
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                          AND d.deptype = 'e')
+  LOOP
+    EXECUTE obj.statement;
+    changed := changed + 1;
+  END LOOP;
+  FOR obj IN
+    SELECT format('ALTER TYPE %s OWNER TO {OWNER_LOGIN}', t.oid::regtype) AS statement
+      FROM pg_type t
+     WHERE t.typnamespace = 'public'::regnamespace AND t.typowner <> owner_oid
+       AND (t.typtype IN ('d', 'e', 'r')
+            OR (t.typtype = 'c'
+                AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+       AND NOT EXISTS (SELECT FROM pg_depend d
+                        WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                          AND d.deptype = 'e')
+  LOOP
+    EXECUTE obj.statement;
+    changed := changed + 1;
+  END LOOP;
+  IF changed > 0 THEN
+    RAISE NOTICE 'made {OWNER_LOGIN} the owner of % object(s) in %', changed, current_database();
+  END IF;
+END
+$do$;
+"""
+
+
+def set_up_logins(target: PgTarget, psql_binary: str) -> None:
+    """As the superuser `target`, create the two logins and give the database to the owner."""
+    psql = Psql(psql_binary, target)
+    roles = psql.run(ROLES_SQL)
+    if roles.returncode != 0:
         raise DevServicesError(
-            f"could not create database {target.dbname!r} on {target.address}: "
-            f"{created.stderr.strip()}; create it yourself or grant CREATEDB to {target.user!r}"
+            f"could not set up the roles {OWNER_LOGIN}, {APP_ROLE} and {APP_LOGIN} on "
+            f"{target.address} as {target.user!r}: {roles.stderr.strip()}; "
+            "DATABASE_ADMIN_URL must log in as a superuser"
         )
+    log_notices(roles)
+    ensure_database(target, psql_binary, owner=OWNER_LOGIN)
+    adopted = psql.run(ADOPT_SQL, dbname=target.dbname)
+    if adopted.returncode != 0:
+        raise DevServicesError(
+            f"could not give the objects of database {target.dbname!r} to {OWNER_LOGIN}: "
+            f"{adopted.stderr.strip()}"
+        )
+    log_notices(adopted)
+    for login in (APP_LOGIN, OWNER_LOGIN):
+        check = psql.run("SELECT 1;\n", dbname=target.dbname, user=login)
+        if check.returncode != 0:
+            raise DevServicesError(
+                f"{login} cannot log in to {target.address}/{target.dbname}: "
+                f"{check.stderr.strip()}; devservices' logins have no password, so the server "
+                "must trust local connections (pg_hba.conf), or set DATABASE_URL and "
+                "DATABASE_OWNER_URL yourself"
+            )
 
 
-def ensure_postgres(target: PgTarget, state: State) -> str:
+def ensure_postgres(pg: PgSetup, state: State) -> dict[str, str]:
+    """Reuse or start PostgreSQL, set it up as pg.mode says, and return the URLs to export."""
+    target = pg.target
+    source = "DATABASE_ADMIN_URL" if pg.mode == "managed" else "DATABASE_URL"
     entry = state.get("postgres")
     status = postgres_status(target)
     if status == "other":
         raise DevServicesError(
             f"port {target.address} is taken by something that is not PostgreSQL; "
-            "choose another port with --pg-port or set DATABASE_URL"
+            f"choose another port with --pg-port or set {source}"
         )
     if status == "down":
         if not target.is_local:
             raise DevServicesError(
                 f"PostgreSQL at {target.address} does not answer and is not local, so it cannot be "
-                "started here; start it or point DATABASE_URL at a reachable server"
+                f"started here; start it or point {source} at a reachable server"
             )
         entry = state["postgres"] = start_postgres(target.port)
     elif entry and postmaster_alive(entry):
@@ -628,10 +915,28 @@ def ensure_postgres(target: PgTarget, state: State) -> str:
     if status == "starting":
         wait_until_postgres_ready(target)
 
+    if pg.mode == "given" and pg.app_url and pg.owner_url:
+        log(
+            "DATABASE_URL and DATABASE_OWNER_URL are set, so devservices creates no login or "
+            "database; they must exist already"
+        )
+        return {"DATABASE_URL": pg.app_url, "DATABASE_OWNER_URL": pg.owner_url}
     if entry:
+        # A cluster devservices started is initialised with a trusted superuser `postgres`.
         target = replace(target, user=PG_SYSTEM_USER, password=None)
-    ensure_database(target, find_pg_client("psql", Path(entry["bindir"]) if entry else None))
-    return target.url()
+    psql = find_pg_client("psql", Path(entry["bindir"]) if entry else None)
+    if pg.mode == "single":
+        log(
+            "only DATABASE_URL is set, so its login is used for the owner's alias too; "
+            "unset it to get the two logins of docs/trust.md"
+        )
+        ensure_database(target, psql)
+        return {"DATABASE_URL": target.url(), "DATABASE_OWNER_URL": target.url()}
+    set_up_logins(target, psql)
+    return {
+        "DATABASE_URL": replace(target, user=APP_LOGIN, password=None).url(),
+        "DATABASE_OWNER_URL": replace(target, user=OWNER_LOGIN, password=None).url(),
+    }
 
 
 # --------------------------------------------------------------------------- Redis
@@ -793,21 +1098,22 @@ def ensure_redis(target: RedisTarget, state: State) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-def cmd_up(pg: PgTarget, redis: RedisTarget) -> int:
-    path = state_path(pg.port, redis.port)
+def cmd_up(pg: PgSetup, redis: RedisTarget) -> int:
+    path = state_path(pg.target.port, redis.port)
     state = load_state(path)
     try:
-        database_url = ensure_postgres(pg, state)
-        redis_url = ensure_redis(redis, state)
+        exports = ensure_postgres(pg, state)
+        exports["REDIS_URL"] = ensure_redis(redis, state)
     finally:
         # Saved even on failure so `down` can still stop whatever did start.
         save_state(path, state)
-    print(f"export DATABASE_URL={shlex.quote(database_url)}")
-    print(f"export REDIS_URL={shlex.quote(redis_url)}")
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")
     return 0
 
 
-def cmd_down(pg: PgTarget, redis: RedisTarget) -> int:
+def cmd_down(setup: PgSetup, redis: RedisTarget) -> int:
+    pg = setup.target
     path = state_path(pg.port, redis.port)
     if not path.exists():
         log(f"nothing was started by devservices for ports {pg.port}/{redis.port}; nothing to stop")
@@ -827,7 +1133,8 @@ def cmd_down(pg: PgTarget, redis: RedisTarget) -> int:
     return 0
 
 
-def cmd_status(pg: PgTarget, redis: RedisTarget) -> int:
+def cmd_status(setup: PgSetup, redis: RedisTarget) -> int:
+    pg = setup.target
     state = load_state(state_path(pg.port, redis.port))
     pg_entry, redis_entry = state.get("postgres"), state.get("redis")
 
@@ -866,7 +1173,7 @@ def cmd_status(pg: PgTarget, redis: RedisTarget) -> int:
     return 0 if pg_state == "ready" and redis_state == "ready" else 1
 
 
-COMMANDS: dict[str, Callable[[PgTarget, RedisTarget], int]] = {
+COMMANDS: dict[str, Callable[[PgSetup, RedisTarget], int]] = {
     "up": cmd_up,
     "down": cmd_down,
     "status": cmd_status,
@@ -883,7 +1190,10 @@ def port_number(text: str) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ports = argparse.ArgumentParser(add_help=False)
     ports.add_argument(
-        "--pg-port", type=port_number, help="PostgreSQL port (overrides DATABASE_URL's)"
+        "--pg-port",
+        type=port_number,
+        help="PostgreSQL port (overrides the port of DATABASE_ADMIN_URL, or of DATABASE_URL "
+        "and DATABASE_OWNER_URL when they are set)",
     )
     ports.add_argument("--redis-port", type=port_number, help="Redis port (overrides REDIS_URL's)")
     parser = argparse.ArgumentParser(
@@ -904,7 +1214,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        pg = parse_pg_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, args.pg_port)
+        pg = pg_setup_from_env(args.pg_port)
         redis = parse_redis_url(os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL, args.redis_port)
         return COMMANDS[args.command](pg, redis)
     except DevServicesError as exc:
