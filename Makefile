@@ -3,8 +3,12 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Finds PostgreSQL and Redis on localhost, or starts embedded ones, and exports their URLs.
+# Finds PostgreSQL and Redis on localhost, or starts embedded ones, sets up the two database
+# logins (docs/trust.md) and exports DATABASE_URL, DATABASE_OWNER_URL and REDIS_URL.
 SERVICES := eval "$$(python3 scripts/devservices.py up)"
+# The Ed25519 key that signs the audit digests (docs/trust.md), created once when missing;
+# var/ is git-ignored. Relative paths are relative to the repository, as in settings.
+AUDIT_SIGNING_KEY ?= var/audit-signing-key.pem
 
 .PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench soak clean-services
 
@@ -16,6 +20,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(AUDIT_SIGNING_KEY):
+	@command -v openssl >/dev/null || { echo "openssl is needed to create $@ (apt-get install openssl)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	@umask 077 && openssl genpkey -algorithm ed25519 -out $@.tmp && chmod 600 $@.tmp && mv $@.tmp $@
+	@echo "Created the audit signing key $@: keep it off the database host and back it up"
+
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -23,14 +33,14 @@ browsers:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-run: install
+run: install $(AUDIT_SIGNING_KEY)
 	@$(SERVICES) && mkdir -p var && \
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  echo "Serving on http://127.0.0.1:8000 — sign in as admin@acme.test / auditdesk-demo (Ctrl-C stops everything)" && \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
-test: install browsers
+test: install browsers $(AUDIT_SIGNING_KEY)
 	@$(SERVICES) && $(PY) manage.py check --fail-level WARNING && \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
