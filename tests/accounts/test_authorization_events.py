@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken, RoleGroup, User
+from auditlog import context
 from auditlog.models import AuditEvent
-from auditlog.roles import owner_mode
 from tests.conftest import PASSWORD, audit_rows, compact
 
 IP = "198.51.100.7"
@@ -56,6 +56,7 @@ def test_logout_is_recorded(org, agent):
     ]
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_failed_sign_in_is_recorded_without_revealing_which_accounts_exist(org, agent):
     wrong_password = browser().post(
         "/accounts/login/", {"username": "agent@acme.test", "password": "nope-nope"}
@@ -73,8 +74,10 @@ def test_failed_sign_in_is_recorded_without_revealing_which_accounts_exist(org, 
     ) == [("login_failed", "user", str(agent.pk), str(agent.pk), IP, UA)]
     assert row["metadata"] == {"email": "agent@acme.test"}
     # The unknown email belongs to no organisation: kept for platform operators, seen by no tenant.
-    with owner_mode():  # platform operators' rows: no tenant reads them
-        orphan = AuditEvent.objects.get(org_id=None, action="login_failed")
+    # The application's login cannot read it at all; the owner's reads the platform chain.
+    with context.use(org_id=None):
+        assert not AuditEvent.objects.filter(org_id=None).exists()
+        orphan = AuditEvent.objects.using("owner").get(org_id=None, action="login_failed")
     assert orphan.metadata == {"email": "ghost@acme.test"}
     assert orphan.subject_id is None and orphan.ip_address == IP
 

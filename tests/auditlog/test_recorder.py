@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connections, transaction
 from django.test import Client
 
 from accounts.models import RoleGroup, User
@@ -12,7 +12,6 @@ from accounts.tenancy import tenant
 from auditlog import context
 from auditlog.context import Actor
 from auditlog.models import AuditEvent
-from auditlog.roles import owner_mode
 from tests.conftest import audit_rows, compact
 
 REFUSE_AUDIT_SQL = """
@@ -31,11 +30,11 @@ CREATE TRIGGER test_refuse_audit BEFORE INSERT ON auditlog_auditevent
 
 @pytest.fixture
 def refuse_audit_writes():
-    # Triggers are DDL: the tables' owner's business, not the application role's.
-    with owner_mode(), connection.cursor() as cursor:
+    # Triggers are DDL: the tables' owner's business (its own login), not the application's.
+    with connections["owner"].cursor() as cursor:
         cursor.execute(REFUSE_AUDIT_SQL)
     yield
-    with owner_mode(), connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS test_refuse_audit ON auditlog_auditevent")
 
 
@@ -115,6 +114,7 @@ def test_rows_of_a_rolled_back_savepoint_are_dropped_and_the_rest_kept(org, agen
     assert compact(rows, "property", "before", "after") == [("phone", "", "+1 555 0100")]
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_a_failed_audit_write_rolls_the_change_back(org, agent, refuse_audit_writes):
     with pytest.raises(DatabaseError), transaction.atomic():
         user_update(user=agent, name="Refuse Me")
@@ -122,7 +122,7 @@ def test_a_failed_audit_write_rolls_the_change_back(org, agent, refuse_audit_wri
     assert not AuditEvent.objects.filter(subject_name="Refuse Me").exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_a_failed_audit_write_at_commit_rolls_the_change_back(refuse_audit_writes):
     from tests.conftest import make_org
 
