@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from django.test import Client
@@ -123,6 +124,23 @@ def count_tenant_audit_rows(**filters: Any) -> int:
     return total
 
 
+def superuser_connection() -> Any:
+    """A database superuser on the test database (DATABASE_ADMIN_URL, as devservices uses):
+    the attacker of SPEC §8.1's second line, who can rewrite anything in the database."""
+    import psycopg
+    from django.db import connection
+
+    admin = urlsplit(os.environ.get("DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/"))
+    return psycopg.connect(
+        host=admin.hostname or "127.0.0.1",
+        port=admin.port or 5432,
+        user=unquote(admin.username or "postgres"),
+        password=unquote(admin.password) if admin.password else None,
+        dbname=connection.settings_dict["NAME"],
+        autocommit=True,
+    )
+
+
 def compact(rows: list[dict[str, Any]], *fields: str) -> list[tuple]:
     fields = fields or (
         "action",
@@ -134,6 +152,12 @@ def compact(rows: list[dict[str, Any]], *fields: str) -> list[tuple]:
         "actor_name",
     )
     return [tuple(row[field] for field in fields) for row in rows]
+
+
+@pytest.fixture(autouse=True)
+def _digest_files_of_this_test(settings: Any, tmp_path: Any) -> None:
+    # Signed digest files are per database; each test's database starts empty, so do they.
+    settings.AUDIT_DIGEST_DIR = tmp_path / "digests"
 
 
 @pytest.fixture(autouse=True)

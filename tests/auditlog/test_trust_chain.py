@@ -1,7 +1,8 @@
 """Sealed hash chains: sealing off the write path, verification naming the first broken link.
 
-Tampering is done the only way left once the app's role and the triggers refuse it: as the
-tables' owner with the append-only trigger disabled, like a superuser editing history.
+Tampering is done the only way left once the app's login and the triggers refuse it: as a
+database superuser with the append-only trigger disabled. Rewriting seals as well, to match,
+is caught by the signed digests (tests/trust/test_attacks.py).
 """
 
 import io
@@ -16,8 +17,8 @@ from accounts.services import api_token_create, role_group_create, role_group_up
 from accounts.tenancy import tenant
 from auditlog import integrity
 from auditlog.models import AuditEvent, AuditSeal
-from auditlog.roles import owner_mode
 from conversations.services import customer_create
+from tests.conftest import superuser_connection
 
 
 def _seal(org_id: int | None = None) -> str:
@@ -38,12 +39,17 @@ def _verify(org_id: int | None = None) -> str:
     return out.getvalue()
 
 
-def _tamper(statement: str, params: list) -> None:
-    """As a superuser would: the owner, with the append-only trigger switched off."""
-    with owner_mode(), connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE auditlog_auditevent DISABLE TRIGGER audit_append_only")
-        cursor.execute(statement, params)
-        cursor.execute("ALTER TABLE auditlog_auditevent ENABLE TRIGGER audit_append_only")
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+
+
+def _tamper(statement: str, params: list) -> int | None:
+    """As a superuser would, with the append-only trigger switched off."""
+    with superuser_connection() as conn:
+        conn.execute("ALTER TABLE auditlog_auditevent DISABLE TRIGGER audit_append_only")
+        cursor = conn.execute(statement, params)
+        returned = cursor.fetchone()[0] if cursor.description else None
+        conn.execute("ALTER TABLE auditlog_auditevent ENABLE TRIGGER audit_append_only")
+    return returned
 
 
 @pytest.fixture
@@ -93,18 +99,16 @@ def test_deleting_one_sealed_row_is_named(org, history):
 
 def test_a_row_slipped_into_a_sealed_range_is_named(org, history):
     first = history.filter(section="Customer").order_by("occurred_at", "id").first()
-    with owner_mode(), connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO auditlog_auditevent (org_id, occurred_at, event_type, action, section, "
-            "property, before, after, actor_type, actor_id, actor_name, subject_type, subject_id,"
-            " subject_name, change_id, metadata) SELECT org_id, occurred_at - interval '1 microsecond',"
-            " event_type, action,"
-            " section, 'tags', '[]', '[\"forged\"]', actor_type, actor_id, actor_name, "
-            "subject_type, subject_id, subject_name, change_id, metadata "
-            "FROM auditlog_auditevent WHERE id = %s RETURNING id",
-            [first.pk],
-        )
-        forged = cursor.fetchone()[0]
+    forged = _tamper(
+        "INSERT INTO auditlog_auditevent (org_id, occurred_at, event_type, action, section, "
+        "property, before, after, actor_type, actor_id, actor_name, subject_type, subject_id,"
+        " subject_name, change_id, metadata) SELECT org_id, occurred_at - interval '1 microsecond',"
+        " event_type, action,"
+        " section, 'tags', '[]', '[\"forged\"]', actor_type, actor_id, actor_name, "
+        "subject_type, subject_id, subject_name, change_id, metadata "
+        "FROM auditlog_auditevent WHERE id = %s RETURNING id",
+        [first.pk],
+    )
     with pytest.raises(CommandError) as failure:
         _verify(org.pk)
     assert f"event {forged} (Customer chain, seal 1): row added" in str(failure.value)
@@ -185,12 +189,15 @@ def test_the_integrity_api_takes_an_audit_read_token(org, history):
 
 def test_the_audit_log_page_shows_the_verified_badge(org, history, admin_client):
     assert "Not verified yet" in admin_client.get("/settings/security/audit-log/").content.decode()
-    integrity.verify(org.pk)
+    integrity.verify(org.pk, save=True)
     page = admin_client.get("/settings/security/audit-log/").content.decode()
     assert "Verified up to" in page
     target = history.filter(section="Customer").first()
     _tamper("UPDATE auditlog_auditevent SET after = '\"Someone\"' WHERE id = %s", [target.pk])
-    integrity.verify(org.pk)
+    # The badge's checkpoint is past that seal: the daily full verification finds it.
+    integrity.verify(org.pk, save=True)
+    assert "Verified up to" in admin_client.get("/settings/security/audit-log/").content.decode()
+    integrity.verify(org.pk, save=True, full=True)
     page = admin_client.get("/settings/security/audit-log/").content.decode()
     assert f"Integrity check failed: row changed at event {target.pk}" in page
 

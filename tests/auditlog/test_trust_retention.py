@@ -1,16 +1,18 @@
-"""Retention by partition: expired rows leave through `audit_purge` only, whole seals at a time;
-a month past every organisation's retention is dropped whole; the chain still verifies."""
+"""Retention: expired rows leave through the owner's purge only, whole seals at a time, each
+purge leaving a signed tombstone; the policy is the sealed log's own; a month past every
+organisation's retention is dropped whole; the chain still verifies against the digests."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connections
 from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.services import role_group_create
-from auditlog import clock, daycounts, integrity, partitions, retention
+from auditlog import catalog, clock, daycounts, integrity, partitions, retention
 from auditlog.models import (
+    AuditDigest,
     AuditEvent,
     AuditEventDayCount,
     AuditPurge,
@@ -18,7 +20,6 @@ from auditlog.models import (
     AuditSeal,
 )
 from auditlog.recorder import record
-from auditlog.roles import owner_mode
 from conversations.services import customer_create
 
 
@@ -38,8 +39,21 @@ def _sections(org) -> dict[str, int]:
     return counts
 
 
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+
+
 def _seal() -> None:
     integrity.seal(margin_seconds=0)
+
+
+def _verified(org) -> None:
+    for source in ("database", "files"):
+        report = integrity.verify(org.pk, full=True, digest_source=source, check_tail=True)
+        assert report.verified, (source, report.first_broken_link)
+
+
+def _days(org, section: str) -> int:
+    return retention.org_policies(org.pk, using="owner").policy(catalog.section(section)).days
 
 
 def test_expired_rows_are_purged_by_section_and_the_chain_still_verifies(org):
@@ -60,8 +74,16 @@ def test_expired_rows_are_purged_by_section_and_the_chain_still_verifies(org):
     receipt = AuditPurge.objects.get(org_id=org.pk, section="Session")
     assert (receipt.through_seq, receipt.events_purged, receipt.seals_purged) == (1, 1, 1)
     assert not AuditSeal.objects.filter(org_id=org.pk, section="Session", seq=1).exists()
-    report = integrity.verify(org.pk)
-    assert report.verified, report.first_broken_link
+    sealed, purged = (
+        digest.document
+        for digest in AuditDigest.objects.filter(
+            org_id=org.pk, section="Session", seal_seq=1
+        ).order_by("seq")
+    )
+    assert purged["purged"]["through_seal_seq"] == 1 and purged["purged"]["event_count"] == 1
+    assert purged["purged"]["policy"] == {"days": 90, "source": "default", "event_id": None}
+    assert sealed["purged"] is None  # the seal's own digest stays, signed
+    _verified(org)
     # Purging again removes nothing more.
     assert retention.retention_purge().events_purged == 0
 
@@ -73,9 +95,7 @@ def test_unsealed_rows_are_never_purged(org):
     assert _sections(org)["Session"] == 1
 
 
-def test_an_organisations_setting_and_upper_bound_shorten_retention(org):
-    AuditRetention.objects.create(event_type="authorization", days=30)
-    Organization.objects.filter(pk=org.pk).update(audit_retention_days=20)
+def test_an_organisations_setting_and_upper_bound_shorten_retention_once_sealed(org):
     with _at(40):
         role_group_create(name="Forty days old", permissions=[])
     with _at(25):
@@ -83,13 +103,37 @@ def test_an_organisations_setting_and_upper_bound_shorten_retention(org):
     with _at(5):
         customer_create(name="Recent")
     _seal()
-    assert retention.retention_days(org.pk, "Role Group") == 20
-    assert retention.retention_days(org.pk, "Customer") == 20
+    retention.retention_set(org, 30, event_type="authorization")
+    retention.retention_set(org, 20)
+    # Not sealed yet: the policy in force is still the default, and nothing is purged.
+    assert _days(org, "Role Group") == 365
+    assert retention.retention_purge().events_purged == 0
+    _seal()
+    assert _days(org, "Role Group") == 20
+    assert _days(org, "Customer") == 20
     retention.retention_purge()
     names = set(AuditEvent.objects.for_org(org.pk).values_list("subject_name", flat=True))
     assert "Forty days old" not in names and "Twenty-five days old" not in names
     assert "Recent" in names
-    assert integrity.verify(org.pk).verified
+    policy = AuditDigest.objects.filter(org_id=org.pk, section="Customer").order_by("-seq")
+    tombstone = policy.first().document["purged"]
+    change = AuditEvent.objects.for_org(org.pk).get(
+        section="Organisation", property="retention_days", metadata={}
+    )
+    assert tombstone["policy"] == {"days": 20, "source": "event", "event_id": str(change.pk)}
+    _verified(org)
+
+
+def test_lowering_retention_with_sql_alone_purges_nothing(org):
+    with _at(40):
+        role_group_create(name="Forty days old", permissions=[])
+    AuditRetention.objects.create(event_type="authorization", days=1)
+    Organization.objects.filter(pk=org.pk).update(audit_retention_days=1)
+    _seal()
+    assert _days(org, "Role Group") == 365
+    assert retention.retention_purge().events_purged == 0
+    names = set(AuditEvent.objects.for_org(org.pk).values_list("subject_name", flat=True))
+    assert "Forty days old" in names
 
 
 def test_a_purge_only_removes_whole_seals(org):
@@ -117,7 +161,7 @@ def test_a_month_past_every_retention_is_dropped_whole(org, other_org):
     month = (timezone.now() - timedelta(days=500)).astimezone(UTC)
     name = f"auditlog_auditevent_p{month:%Y%m}"
     assert name in created
-    with owner_mode(), connection.cursor() as cursor:
+    with connections["owner"].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM auditlog_auditevent_default")
         assert cursor.fetchone()[0] == 0
         cursor.execute(f"SELECT count(*) FROM {name}")
@@ -137,8 +181,8 @@ def test_a_month_past_every_retention_is_dropped_whole(org, other_org):
         AuditEvent.objects.for_org(org.pk).values_list("subject_name", flat=True)
     )
     assert AuditPurge.objects.filter(org_id=org.pk, section="Role Group").exists()
-    report = integrity.verify(org.pk)
-    assert report.verified, report.first_broken_link
+    assert summary.tombstones >= 2  # Session and Role Group
+    _verified(org)
 
 
 def test_partitions_are_created_ahead(db):

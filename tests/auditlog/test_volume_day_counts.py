@@ -16,6 +16,8 @@ from auditlog.models import AuditEventDayCount, AuditEventDayMark
 from auditlog.recorder import record
 
 URL = "/settings/security/audit-log/volume.svg"
+# Counting is the owner's platform job, on its own login: it sees committed rows only.
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 
 
 @pytest.fixture(autouse=True)
