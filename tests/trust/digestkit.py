@@ -208,14 +208,12 @@ class Writer:
                 self.clock += step
             self.next_id += self.random.randint(1, 3)
             at = timestamp(self.clock)
-            line = event_line(
-                self.next_id,
-                at,
-                section,
-                after=f"value {self.next_id}",
-                metadata={"source": "web", "n": self.next_id},
+            values = {
+                "after": f"value {self.next_id}",
+                "metadata": {"source": "web", "n": self.next_id},
                 **fields,
-            )
+            }
+            line = event_line(self.next_id, at, section, **values)
             made.append(Event(self.next_id, at, section, line))
         self.events += made
         return made
@@ -385,6 +383,22 @@ def write_digests(path: Path, documents: list[dict[str, Any]], form: str = "arra
     else:
         raise ValueError(form)
     return path
+
+
+def resign(
+    documents: list[dict[str, Any]], key: Keypair, start: int = 0, *, relink: bool = True
+) -> list[dict[str, Any]]:
+    """Sign documents[start:] again after an edit (as a key holder could), relinking each
+    previous_digest_hash to the document before it unless `relink` is False."""
+    out = list(documents[:start])
+    for document in documents[start:]:
+        document = dict(document)
+        if relink:
+            document["previous_digest_hash"] = (
+                hashlib.sha256(canonical(out[-1])).hexdigest() if out else None
+            )
+        out.append(key.sign(document))
+    return out
 
 
 # --------------------------------------------------------------------------- benchmark data

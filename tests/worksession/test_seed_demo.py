@@ -29,7 +29,8 @@ SPEC_SECTIONS = {
 
 
 @pytest.mark.slow
-def test_seed_demo_builds_a_history_with_every_event_type_section_and_performer(db, settings):
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_seed_demo_builds_a_history_with_every_event_type_section_and_performer(settings):
     out = io.StringIO()
     call_command("seed_demo", stdout=out, stderr=io.StringIO())
     assert "Acme Support created" in out.getvalue()

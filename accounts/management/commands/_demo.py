@@ -142,6 +142,7 @@ class DemoHistory:
         first_day = (self.end - timedelta(days=days)).astimezone(TZ).date()
         self.now = datetime.combine(first_day, time(8, 45), TZ)
         self.seq = 0
+        self.overloaded = False
         self.queue: list[Event] = []
         self.stalled: set[int] = set()
         self.waiting = 0  # conversations in the queue, as of the last routing pass
@@ -675,18 +676,24 @@ class DemoHistory:
             if not available:
                 return
             target = max(available, key=lambda p: (worksession.agent_load(p.user.pk), p.user.pk))
-            candidate = (
+            # The first time, the administrator piles on until the agent is over capacity
+            # (Team Pulse's over-capacity marker, whatever day the month of history ends on).
+            wanted = 1
+            if not self.overloaded:
+                spare = worksession.agent_status_for(target.user).capacity
+                wanted = max(1, spare - worksession.agent_load(target.user.pk) + 1)
+            candidates = (
                 Conversation.objects.filter(status=Conversation.OPEN)
                 .exclude(assigned_to=target.user)
-                .order_by("last_activity_at")
-                .first()
+                .order_by("last_activity_at")[:wanted]
             )
-            if candidate is None:
-                return
-            self.stalled.discard(candidate.pk)
-            conversations.conversation_assign(
-                conversation=candidate, assignee=target.user, allow_over_capacity=True
-            )
+            for candidate in candidates:
+                self.stalled.discard(candidate.pk)
+                conversations.conversation_assign(
+                    conversation=candidate, assignee=target.user, allow_over_capacity=True
+                )
+            if len(candidates) == wanted:
+                self.overloaded = True
 
     def return_to_queue(self) -> None:
         with self.as_person(self.admin):
