@@ -228,9 +228,12 @@ class Writer:
 
     # ------------------------------------------------------------------ sealing
 
-    def seal(self, *, until: str | None = None, forged: set[int] | None = None) -> list[dict]:
+    def seal(
+        self, *, until: str | None = None, forged: set[int] | None = None, sign: bool = True
+    ) -> list[dict]:
         """Seal every section's unsealed events (optionally only those before `until`);
-        seals are signed in order of their last event, as a sealing run over sections does."""
+        seals are signed in order of their last event, as a sealing run over sections does.
+        sign=False: release-1 seals, which have no digests."""
         new: list[Seal] = []
         for section in sorted({event.section for event in self.events}):
             pending = sorted(
@@ -259,7 +262,7 @@ class Writer:
                 self.sealed.update(event.id for event in batch)
                 new.append(seal)
         new.sort(key=lambda seal: (seal.events[-1].order, seal.section))
-        return [self.sign_seal(seal) for seal in new]
+        return [self.sign_seal(seal) for seal in new] if sign else []
 
     def sign_seal(self, seal: Seal) -> dict[str, Any]:
         first, last = seal.events[0], seal.events[-1]

@@ -392,6 +392,36 @@ def test_seal_that_does_not_continue_its_chain(tmp_path: Path) -> None:
     )
 
 
+def test_seal_without_a_digest_inside_a_section(tmp_path: Path) -> None:
+    writer = Writer(42, first_id=100)
+    writer.add("User", 12)
+    writer.seal()
+    files = writer.write(tmp_path)
+    kept = [writer.digests[0], *writer.digests[2:]]
+    documents = resign([dict(d, id=i) for i, d in enumerate(kept, 1)], writer.key)
+    files.digests.write_text(json.dumps(documents))
+
+    assert_broken(verify(files), "digest 2 signs User seal 3 after seal 1", "seal 2 has no digest")
+
+
+def test_release_one_seals_before_the_first_digest(tmp_path: Path) -> None:
+    """Seals of release 1 have no digests: their events are reported, not verified; the first
+    digest's previous_head_hash continues them."""
+    writer = Writer(42, first_id=100)
+    writer.add("User", 8)
+    writer.seal(sign=False)
+    writer.add("User", 6)
+    writer.seal()
+    files = writer.write(tmp_path)
+    assert writer.digests[0]["seal_seq"] == 3
+
+    result = verify(files)
+
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "8 events sealed before signed digests" in result.stdout
+    assert last_line(result).startswith("intact: 6 events verified against 2 digests")
+
+
 def test_identical_copies_of_a_digest_count_once(tmp_path: Path) -> None:
     """Overlapping API pages saved in one directory."""
     writer = organisation()
