@@ -89,14 +89,20 @@ SEAL_VERSION = b"auditdesk-seal-v2"
 ZERO_HEAD = bytes(32)
 HIGH = b"\xff" * 32  # after any digest: (occurred_at, id) + HIGH ends a key range
 
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00\Z")
-EVENT_ID = re.compile(r"\d{1,19}\Z")
+TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00\Z")
+EVENT_ID = re.compile(r"[0-9]{1,19}\Z")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 # The export's lines start with id, occurred_at, event_type, action, section (SQL
-# json_build_object text: `{"id" : "1", "occurred_at" : "…", …`). This reads the three fields
-# without a full parse; any other line goes through json.loads. Lines that a seal's hash
-# verifies are byte for byte what the database produced; every other line is parsed in full.
+# json_build_object text: `{"id" : "1", "occurred_at" : "…", …`). These patterns read the three
+# fields without a full parse: first the SQL form itself (no escapes in the first fields), then
+# any spacing and escapes; any other line goes through json.loads. A line inside a seal whose
+# hash verifies is byte for byte what the database produced; lines past their section's last
+# seal, and those of a seal reported broken, are parsed in full.
+SQL_LINE = re.compile(
+    rb'\{"id" : "([0-9]{1,19})", "occurred_at" : "([0-9T:.+-]{32})", "event_type" : "[^"\\]*", '
+    rb'"action" : "[^"\\]*", "section" : "([^"\\]*)"'
+)
 _JSON_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 FAST_LINE = re.compile(
     rb'\{\s*"id"\s*:\s*"(\d{1,19})"\s*,\s*"occurred_at"\s*:\s*'
@@ -552,7 +558,12 @@ class Export:
     def __init__(self) -> None:
         self.sections: dict[str, list[bytes]] = {}
         self.events = 0
-        self.boundary_found = 0
+
+    def holds(self, section: str, key: bytes) -> bool:
+        """Whether an event with this (occurred_at, id) key is in the section."""
+        keys = self.sections.get(section, [])
+        index = bisect.bisect_left(keys, key)
+        return index < len(keys) and keys[index][:KEY_BYTES] == key
 
 
 BLOCK_BYTES = 1 << 24
@@ -588,16 +599,14 @@ def _parse_line(line: bytes, number: int) -> tuple[Any, bytes, int]:
     return _parse_slow(line, number)
 
 
-def read_export(path: str, sealed_end: dict[Any, bytes], boundary: set[int]) -> Export:
+def read_export(path: str, sealed_end: dict[Any, bytes]) -> Export:
     """Step 2. `sealed_end`: section (name, and its JSON-escaped bytes) -> the key past its
-    last seal; lines beyond it are parsed in full. `boundary`: event ids whose presence shows
-    the export is of the digests' organisation."""
+    last seal; lines beyond it are parsed in full."""
     export = Export()
     by_raw: dict[Any, list[bytes]] = {}
-    match = FAST_LINE.match
+    match, match_any = SQL_LINE.match, FAST_LINE.match
     sha256 = hashlib.sha256
     loads = json.loads
-    found = 0
     last_line, last_number = b"", 0
     with _lines(path) as handle:
         blocks = _blocks(handle)
@@ -606,7 +615,7 @@ def read_export(path: str, sealed_end: dict[Any, bytes], boundary: set[int]) -> 
                 for index, line in enumerate(lines):
                     if not line:
                         continue
-                    fast = match(line)
+                    fast = match(line) or match_any(line)
                     if fast is not None:
                         ident_text, occurred_at, section = fast.groups()
                         ident = int(ident_text)
@@ -620,8 +629,6 @@ def read_export(path: str, sealed_end: dict[Any, bytes], boundary: set[int]) -> 
                             loads(line)
                         except ValueError:
                             raise _NotJson from None
-                    if ident in boundary:
-                        found += 1
                     events = by_raw.get(section)
                     if events is None:
                         events = by_raw[section] = []
@@ -648,7 +655,6 @@ def read_export(path: str, sealed_end: dict[Any, bytes], boundary: set[int]) -> 
         export.events += len(keys)
     for keys in export.sections.values():
         keys.sort()
-    export.boundary_found = found
     return export
 
 
@@ -732,7 +738,8 @@ def walk_section(
             )
             return result
         by_seq[seal.seq] = before = seal
-    first_seq = seals[0].seq if seals else 1
+    # Tombstones of seals before the first digest purged release-1 seals (no digests).
+    first_seq = seals[0].seq if seals else sys.maxsize
     last_seq = seals[-1].seq if seals else 0
     through_max = 0
     for tombstone in tombstones:
@@ -743,8 +750,8 @@ def walk_section(
                 "out of order",
             )
             return result
-        if tombstone.through > last_seq or (
-            tombstone.through >= first_seq and by_seq[tombstone.through].id > tombstone.id
+        if tombstone.through >= first_seq and (
+            tombstone.through > last_seq or by_seq[tombstone.through].id > tombstone.id
         ):
             result.broken = Broken(
                 tombstone.id,
@@ -767,6 +774,7 @@ def walk_section(
         if digest.through is not None and digest.through < first_seq:
             # Purged release-1 seals: nothing to check against but its own signature.
             head = digest.head if digest.through == first_seq - 1 else None
+            previous = digest
             continue
         if head is not None and digest.previous != head:
             continues = (
@@ -952,7 +960,7 @@ def run(args: argparse.Namespace) -> int:
     for digest in digests:
         by_section.setdefault(digest.section, []).append(digest)
     sealed_end: dict[Any, bytes] = {}
-    boundary: set[int] = set()
+    boundary: list[Digest] = []  # seals whose events must be in the export
     for section, chain in by_section.items():
         seals = [digest for digest in chain if digest.through is None]
         through = max((digest.through for digest in chain if digest.through), default=0)
@@ -960,15 +968,15 @@ def run(args: argparse.Namespace) -> int:
             end = max(seal.hi for seal in seals) + HIGH
             sealed_end[section] = end
             sealed_end[json.dumps(section, ensure_ascii=False)[1:-1].encode()] = end
-        for seal in seals:
-            if seal.seq > through:
-                boundary.update((seal.first_id, seal.last_id))
+        boundary += [seal for seal in seals if seal.seq > through]
 
-    export = read_export(args.events, sealed_end, boundary)
-    if boundary and not export.boundary_found:
+    export = read_export(args.events, sealed_end)
+    if boundary and not any(
+        export.holds(seal.section, key) for seal in boundary for key in (seal.lo, seal.hi)
+    ):
         raise InputError(
-            f"none of the events the digests seal is in the export: an export of another "
-            f"organisation than the digests' ({org_name(org)})?"
+            f"none of the events that the digests of {org_name(org)} seal is in the export: "
+            "is it an export of another organisation (or was every sealed event removed)?"
         )
     say(
         f"export: {plural(export.events, 'event')} in "
