@@ -41,7 +41,7 @@ run: install $(AUDIT_SIGNING_KEY)
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
 test: install browsers $(AUDIT_SIGNING_KEY)
-	@$(SERVICES) && $(PY) manage.py check --fail-level WARNING && \
+	@$(SERVICES) && $(PY) manage.py check --fail-level WARNING --database default && \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

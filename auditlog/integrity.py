@@ -382,6 +382,9 @@ def seal(
 
 # --------------------------------------------------------------------------- verification
 
+# The key of the digest chain's checkpoint among the chains' (no section has this name).
+DIGESTS_POINT = "(digests)"
+
 PROBLEMS = (
     "row changed",
     "row missing",
@@ -497,17 +500,25 @@ class SignedDigests:
     tombstones: dict[str, dict[str, Any]] = field(default_factory=dict)  # newest per section
     problem: str | None = None
     count: int = 0
+    # The last digest checked: where the next incremental verification continues.
+    point: dict[str, Any] | None = None
 
 
 def load_signed_digests(
-    org_id: int | None, *, source: str, using: str = "default", after: dict[str, int] | None = None
+    org_id: int | None,
+    *,
+    source: str,
+    using: str = "default",
+    after: dict[str, Any] | None = None,
 ) -> SignedDigests:
     """Check the chain of digests (signatures, ids 1..n, previous_digest_hash) and index it.
 
     source "files": AUDIT_DIGEST_DIR (outside the database; digests stored but missing as
     files are written first); "database": the stored copies, checked just the same.
+    `after` ({"seq", "hash"} of a digest already checked): only the digests after it.
     """
-    result = SignedDigests()
+    result = SignedDigests(point=after)
+    first = 1 if after is None else int(after["seq"]) + 1
     keys = digests.public_keys()
     if source == "files":
         write_digest_files(org_id, using=using)
@@ -516,15 +527,16 @@ def load_signed_digests(
         except ValueError as exc:
             result.problem = str(exc)
             return result
+        documents = [document for document in documents if document.get("id", 0) >= first]
     else:
         documents = list(
             AuditDigest.objects.using(using)
-            .filter(org_id=org_id)
+            .filter(org_id=org_id, seq__gte=first)
             .order_by("seq")
             .values_list("document", flat=True)
         )
-    previous = None
-    for expected, document in enumerate(documents, start=1):
+    previous_hash = None if after is None else after["hash"]
+    for expected, document in enumerate(documents, start=first):
         where = f"signed digest {document.get('id')}"
         if document.get("id") != expected:
             result.problem = f"{where}: digest {expected} is missing from the digest chain"
@@ -535,11 +547,11 @@ def load_signed_digests(
         if (problem := digests.signature_problem(document, keys)) is not None:
             result.problem = f"{where}: {problem}"
             return result
-        link = None if previous is None else digests.document_hash(previous)
-        if document.get("previous_digest_hash") != link:
+        if document.get("previous_digest_hash") != previous_hash:
             result.problem = f"{where}: it does not link to digest {expected - 1}"
             return result
-        previous = document
+        previous_hash = digests.document_hash(document)
+        result.point = {"seq": expected, "hash": previous_hash}
         section = document["section"]
         if document.get("purged"):
             result.tombstones[section] = document
@@ -752,7 +764,10 @@ def verify(
     checkpoints = {} if full or status_row is None else dict(status_row.checkpoints or {})
     signed = None
     if digest_source is not None:
-        signed = load_signed_digests(org_id, source=digest_source, using=using)
+        signed = load_signed_digests(
+            org_id, source=digest_source, using=using, after=checkpoints.get(DIGESTS_POINT)
+        )
+    digest_point = None if signed is None else signed.point
     chains: list[ChainResult] = []
     bound: Key | None = None  # the earliest event that is not verified, in any chain
     digest_problem = None
@@ -811,15 +826,17 @@ def verify(
         digests_checked=0 if signed is None else signed.count,
     )
     if save:
-        _save_status(report, using)
+        _save_status(report, using, digest_point if report.verified else None)
     return report
 
 
-def _save_status(report: Report, using: str) -> None:
+def _save_status(report: Report, using: str, digest_point: dict[str, Any] | None) -> None:
     up_to = report.verified_up_to
-    checkpoints = {
+    checkpoints: dict[str, Any] = {
         chain.section: chain.checkpoint for chain in report.chains if chain.checkpoint is not None
     }
+    if digest_point is not None:
+        checkpoints[DIGESTS_POINT] = digest_point
     AuditChainStatus.objects.using(using).update_or_create(
         org_id=report.org_id,
         defaults={

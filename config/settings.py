@@ -116,6 +116,9 @@ DATABASES = {
 for _alias, _database in DATABASES.items():
     _database["ENGINE"] = "auditlog.db"
     _database["TEST"] = {"NAME": _TEST_DATABASE}
+# In tests the owner's alias is the same database: created once (by the owner, see
+# auditlog/db/creation.py) and flushed once between transactional tests.
+DATABASES["owner"]["TEST"]["MIRROR"] = "default"
 # The application's alias knows its owner's: migrate, flush and test databases go there.
 DATABASES["default"]["OWNER_ALIAS"] = "owner"
 DATABASE_ROUTERS = ["auditlog.roles.OwnerRouter"]
