@@ -110,7 +110,30 @@ def event_line(
     user_agent: str | None = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
     request_id: str | None = None,
     metadata: Any = None,
+    compact: bool = False,
 ) -> bytes:
+    """The SQL export's line; compact=True: the same object as compact ASCII JSON (another
+    writer's form: the verifier hashes whatever bytes were sealed)."""
+    if compact:
+        names = ("type", "id", "name")
+        document = {
+            "id": str(event_id),
+            "occurred_at": occurred_at,
+            "event_type": event_type or f"{section} Updated",
+            "action": action,
+            "section": section,
+            "property": prop,
+            "before": before,
+            "after": after,
+            "performed_by": dict(zip(names, actor, strict=True)),
+            "subject": dict(zip(names, subject, strict=True)),
+            "change_id": change_id,
+            "ip_address": ip_address,
+            "user_agent": user_agent,
+            "request_id": request_id,
+            "metadata": metadata,
+        }
+        return json.dumps(document, separators=(",", ":")).encode()
     parts = [
         ("id", json.dumps(str(event_id))),
         ("occurred_at", json.dumps(occurred_at)),
@@ -177,6 +200,7 @@ class Writer:
         start: datetime | None = None,
         first_id: int = 1000,
         seed: int = 7,
+        compact: bool = False,
     ) -> None:
         self.org_id = org_id
         self.key = key or Keypair.generate()
@@ -184,6 +208,7 @@ class Writer:
         self.clock = start or datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
         self.next_id = first_id
         self.random = random.Random(seed)
+        self.compact = compact
         self.events: list[Event] = []  # what the database still holds (the export)
         self.seals: dict[str, list[Seal]] = {}
         self.sealed: set[int] = set()  # event ids sealed so far
@@ -211,6 +236,7 @@ class Writer:
             values = {
                 "after": f"value {self.next_id}",
                 "metadata": {"source": "web", "n": self.next_id},
+                "compact": self.compact,
                 **fields,
             }
             line = event_line(self.next_id, at, section, **values)
@@ -220,6 +246,7 @@ class Writer:
 
     def add_event(self, event_id: int, occurred_at: str, section: str, **fields: Any) -> Event:
         """One event with a chosen id and time (for late commits and id-order cases)."""
+        fields.setdefault("compact", self.compact)
         event = Event(
             event_id, occurred_at, section, event_line(event_id, occurred_at, section, **fields)
         )

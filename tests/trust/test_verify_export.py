@@ -97,7 +97,7 @@ def seal_of(writer: Writer, section: str, seq: int) -> tuple[dict[str, Any], lis
 
 def replace_line(files: Files, old: bytes, new: bytes | None) -> None:
     data = files.events.read_bytes()
-    assert data.count(old) == 1
+    assert data.count(old) == 1 and new != old
     files.events.write_bytes(data.replace(old + b"\n", b"" if new is None else new + b"\n"))
 
 
@@ -142,6 +142,29 @@ def test_intact_oldest_first_with_crlf_line_ends(tmp_path: Path) -> None:
 
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert last_line(result).startswith(f"intact: {sealed(writer)} events verified")
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_escapes_and_other_line_forms_are_read_the_same(tmp_path: Path, compact: bool) -> None:
+    """Lines with escapes in the first fields, non-ASCII sections, or compact JSON (not the SQL
+    form) go through the slower readers and verify all the same; a change is still found."""
+    writer = Writer(42, first_id=300, compact=compact)
+    writer.add("User", 5, event_type='User "Quoted" \\ Type', action='up"date')
+    writer.add("Données", 6, subject=("user", "9", "Zoë ✓"))
+    writer.add("User", 3)
+    writer.seal()
+    files = writer.write(tmp_path)
+
+    result = verify(files)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert last_line(result).startswith("intact: 14 events verified")
+    assert "Données: 2 seals, 6 events verified" in result.stdout
+
+    target = writer.seals["Données"][1].events[0]
+    changed = target.line.replace(b'"update"', b'"delete"')
+    assert changed != target.line
+    replace_line(files, target.line, changed)
+    assert_broken(verify(files), "Données seal 2")
 
 
 def test_key_as_inline_base64_pem_file_or_integrity_answer(tmp_path: Path) -> None:
