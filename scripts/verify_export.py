@@ -63,7 +63,10 @@ signing. A key_id matching none of the given keys on every digest is a wrong key
 only some digests it is a broken link (1, "unknown key id").
 
 Events newer than the last seal of their section are reported as not yet sealed (not an
-error): their lines are still parsed in full, so a malformed line is always reported.
+error). Lines are read for their three fields with patterns of the SQL line form; a line
+inside a seal whose hash verifies is the database's own JSON, and every other line that the
+verdict rests on (not yet sealed, or in the seal reported broken) is parsed in full, so a
+line that is not JSON is bad input (exit 2), "(truncated?)" when it is the file's last.
 """
 
 import argparse
