@@ -247,6 +247,18 @@ def _seal_chain(
     head = _head(org_id, section, using)
     spec = catalog.section(section)
     sealed: list[AuditSeal] = []
+    # MACs of the rows at the last sealed moment: a row's MAC covers its time, so an exact
+    # copy of a genuine row (a replay) has the same time and is found next to it.
+    carry_at, carry = None, set()
+    if head.key is not None:
+        cursor.execute(
+            "SELECT e.mac FROM auditlog_auditevent e "
+            f"WHERE {_org_sql(org_id)} AND e.event_type = %(type)s AND e.section = %(section)s "
+            "AND e.occurred_at = %(at)s AND e.id <= %(id)s",
+            _params(org_id, section, None, at=head.key[0], id=head.key[1]),
+        )
+        carry_at = head.key[0]
+        carry = {bytes(row[0]) for row in cursor.fetchall() if row[0] is not None}
     while True:
         cursor.execute(
             "SELECT e.occurred_at "
@@ -273,7 +285,15 @@ def _seal_chain(
         event_digests = [bytes(row[2]) for row in rows]
         # A row the application did not write (no valid MAC) is sealed all the same, so the
         # chain goes on, but named in the seal and its signed digest: verification reports it.
-        forged = [str(row[0]) for row in rows if not mac.valid(row[4:], row[3])]
+        forged = []
+        for row in rows:
+            tag = None if row[3] is None else bytes(row[3])
+            if row[1] != carry_at:
+                carry_at, carry = row[1], set()
+            if tag is None or tag in carry or not mac.valid(row[4:], tag):
+                forged.append(str(row[0]))
+            elif tag is not None:
+                carry.add(tag)
         if forged:
             log.error(
                 "audit chain %s/%s: %d events without a valid MAC (forged): %s",
@@ -586,6 +606,7 @@ def verify_chain(
     using: str = "default",
     start: dict[str, Any] | None = None,
     signed: SignedDigests | None = None,
+    stop_at: int | None = None,
 ) -> ChainResult:
     """Recompute one chain from its checkpoint (or oldest retained seal); stop at the first
     break. With `signed`, every seal must also equal its signed digest."""
@@ -626,7 +647,10 @@ def verify_chain(
                     lower,
                 )
                 return result
-    for seal in _seals(org_id, section, using).filter(seq__gt=seq).order_by("seq"):
+    seals = _seals(org_id, section, using).filter(seq__gt=seq)
+    if stop_at is not None:
+        seals = seals.filter(seq__lte=stop_at)
+    for seal in seals.order_by("seq"):
         seq += 1
         bound = (seal.first_occurred_at, seal.first_event_id)
         if seal.seq != seq:
@@ -692,7 +716,7 @@ def verify_chain(
         events += seal.event_count
         prev, lower = bytes(seal.hash), (seal.last_occurred_at, seal.last_event_id)
         result.verified_key = lower
-    if signed is not None:
+    if signed is not None and stop_at is None:
         # A signed seal the database no longer has: the newest seals and events were removed.
         newer = [
             document

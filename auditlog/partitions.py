@@ -109,9 +109,7 @@ def partitions_drop_expired(
     """DETACH and DROP every month entirely past retention, each chain with seals in it first
     purged through its last seal there (receipt and signed tombstone). Returns the partitions
     dropped and the tombstones written."""
-    from auditlog import retention
-    from auditlog.integrity import DigestChain, write_digest_files
-    from auditlog.models import AuditSeal
+    from auditlog.integrity import write_digest_files
 
     owner = owner_db(using)
     boundary = drop_boundary(using, now)
@@ -120,48 +118,68 @@ def partitions_drop_expired(
         if partition.upper > boundary:
             break
         touched = set()
-        with owner_mode(using), transaction.atomic(using=owner):
-            with connections[owner].cursor() as cursor:
-                chains = (
-                    AuditSeal.objects.using(owner)
-                    .filter(last_occurred_at__lt=partition.upper)
-                    .order_by()
-                    .values_list("org_id", "section")
-                    .distinct()
-                )
-                for org_id, section in sorted(chains, key=lambda c: (c[0] or 0, c[1])):
-                    through = (
-                        AuditSeal.objects.using(owner)
-                        .filter(
-                            org_id=org_id, section=section, last_occurred_at__lt=partition.upper
-                        )
-                        .order_by("-seq")
-                        .first()
-                    )
-                    policies = retention.org_policies(org_id, using=owner)
-                    policy = policies.policy(catalog.section(section))
-                    with context.use(org_id=org_id):
-                        retention.purge_chain(
-                            cursor,
-                            org_id,
-                            section,
-                            through,
-                            cutoff=partition.upper,
-                            policy=policy,
-                            chain=DigestChain(org_id, owner),
-                            using=owner,
-                            delete_events=False,
-                        )
-                    tombstones += 1
-                    touched.add(org_id)
-                cursor.execute(
-                    f'ALTER TABLE auditlog_auditevent DETACH PARTITION "{partition.name}"'
-                )
-                cursor.execute(f'DROP TABLE "{partition.name}"')
-            # Every event before the partition's end is gone: so are their day counts.
-            daycounts.forget(partition.upper - timedelta(microseconds=1), using=owner)
+        try:
+            tombstones += _drop(partition, owner, using, touched)
+        except _KeepPartition:
+            # A chain that does not verify keeps its month (and its seals): evidence first.
+            log.error(
+                "audit partition %s kept: a chain with seals in it does not verify", partition.name
+            )
+            break
         for org_id in touched:
             write_digest_files(org_id, using=using)
         dropped.append(partition.name)
         log.info("dropped expired audit partition %s", partition.name)
     return dropped, tombstones
+
+
+class _KeepPartition(Exception):
+    pass
+
+
+def _drop(partition: Partition, owner: str, using: str, touched: set) -> int:
+    """Tombstone every chain with seals in the partition, then drop it (one transaction)."""
+    from auditlog import retention
+    from auditlog.integrity import DigestChain
+    from auditlog.models import AuditSeal
+
+    tombstones = 0
+    with owner_mode(using), transaction.atomic(using=owner):
+        with connections[owner].cursor() as cursor:
+            chains = (
+                AuditSeal.objects.using(owner)
+                .filter(last_occurred_at__lt=partition.upper)
+                .order_by()
+                .values_list("org_id", "section")
+                .distinct()
+            )
+            for org_id, section in sorted(chains, key=lambda c: (c[0] or 0, c[1])):
+                through = (
+                    AuditSeal.objects.using(owner)
+                    .filter(org_id=org_id, section=section, last_occurred_at__lt=partition.upper)
+                    .order_by("-seq")
+                    .first()
+                )
+                policies = retention.org_policies(org_id, using=owner)
+                policy = policies.policy(catalog.section(section))
+                with context.use(org_id=org_id):
+                    purged = retention.purge_chain(
+                        cursor,
+                        org_id,
+                        section,
+                        through,
+                        cutoff=partition.upper,
+                        policy=policy,
+                        chain=DigestChain(org_id, owner),
+                        using=owner,
+                        delete_events=False,
+                    )
+                if purged < 0:
+                    raise _KeepPartition(partition.name)  # rolls every tombstone back
+                tombstones += 1
+                touched.add(org_id)
+            cursor.execute(f'ALTER TABLE auditlog_auditevent DETACH PARTITION "{partition.name}"')
+            cursor.execute(f'DROP TABLE "{partition.name}"')
+        # Every event before the partition's end is gone: so are their day counts.
+        daycounts.forget(partition.upper - timedelta(microseconds=1), using=owner)
+    return tombstones

@@ -25,6 +25,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from auditlog import catalog, context, daycounts, digests, partitions
+from auditlog.integrity import manifest_entries
 from auditlog.models import AuditEvent, AuditPurge, AuditRetention, AuditRetentionDefault, AuditSeal
 from auditlog.roles import owner_db, owner_mode
 
@@ -138,14 +139,18 @@ def org_policies(org_id: int | None, *, using: str) -> OrgPolicies:
         .values_list("last_occurred_at", "last_event_id")
         .first()
     )
-    forged = {
-        int(event_id)
-        for ids in AuditSeal.objects.using(using)
+    # Only events a seal holds (its manifest) and did not list as forged: a row slipped
+    # into a sealed range afterwards, with SQL alone, is in no manifest.
+    sealed_ids: set[int] = set()
+    for manifest, forged_ids in (
+        AuditSeal.objects.using(using)
         .filter(org_id=org_id, section=POLICY_SECTION)
-        .exclude(forged_event_ids=[])
-        .values_list("forged_event_ids", flat=True)
-        for event_id in ids
-    }
+        .values_list("manifest", "forged_event_ids")
+    ):
+        forged = {int(event_id) for event_id in forged_ids}
+        sealed_ids |= {
+            event_id for event_id, _ in manifest_entries(bytes(manifest)) if event_id not in forged
+        }
     with context.use(org_id=org_id):
         events = (
             AuditEvent.objects.using(using)
@@ -157,7 +162,7 @@ def org_policies(org_id: int | None, *, using: str) -> OrgPolicies:
             if sealed_through is None or (occurred_at, event_id) > tuple(sealed_through):
                 policies.pending = True
                 continue
-            if event_id in forged or not isinstance(after, int) or after < 1:
+            if event_id not in sealed_ids or not isinstance(after, int) or after < 1:
                 continue
             event_type = (metadata or {}).get("event_type")
             if event_type:
@@ -189,7 +194,22 @@ def purge_chain(
     using: str,
     delete_events: bool = True,
 ) -> int:
-    """Remove a chain's seals up to `through` (and their events), with receipt and tombstone."""
+    """Remove a chain's seals up to `through` (and their events), with receipt and tombstone.
+
+    The seals are recomputed first: rows that were changed or slipped in with SQL must be
+    reported, not purged away with the evidence. Returns -1 (and purges nothing) if broken.
+    """
+    from auditlog.integrity import verify_chain
+
+    check = verify_chain(cursor, org_id, section, using=using, stop_at=through.seq)
+    if check.broken is not None:
+        log.error(
+            "audit retention: chain %s/%s not purged, it does not verify: %s",
+            org_id if org_id is not None else "platform",
+            section,
+            check.broken,
+        )
+        return -1
     previous = (
         AuditPurge.objects.using(using)
         .filter(org_id=org_id, section=section)
@@ -301,7 +321,7 @@ def retention_purge(*, using: str = "default", now: datetime | None = None) -> P
                     [-1 if org_id is None else org_id],
                 )
                 chain = DigestChain(org_id, owner)
-                summary.events_purged += purge_chain(
+                purged = purge_chain(
                     cursor,
                     org_id,
                     section_name,
@@ -311,7 +331,9 @@ def retention_purge(*, using: str = "default", now: datetime | None = None) -> P
                     chain=chain,
                     using=owner,
                 )
-                summary.tombstones += 1
+                if purged >= 0:
+                    summary.events_purged += purged
+                    summary.tombstones += 1
             write_digest_files(org_id, using=using)
     if summary.events_purged or summary.partitions_dropped:
         log.info(

@@ -99,6 +99,11 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', app);
+  -- No temporary tables: one named like an audit table would shadow it for the session.
+  IF has_database_privilege(app, current_database(), 'TEMPORARY') THEN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM %I', current_database(), app);
+  END IF;
   FOR t IN
     SELECT c.oid, c.relname FROM pg_class c
      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')

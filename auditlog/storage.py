@@ -1,6 +1,7 @@
 """Raw SQL that writes audit rows: the few statements the ORM cannot say fast enough."""
 
 import json
+import logging
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -9,6 +10,8 @@ import psycopg
 from psycopg import generators, pq, sql
 
 from auditlog import mac
+
+log = logging.getLogger(__name__)
 
 TABLE = "auditlog_auditevent"
 
@@ -57,7 +60,8 @@ _FROM_JSON_HEAD, _FROM_JSON_TAIL = (
         "INSERT INTO {table} ({columns}) SELECT {values} FROM jsonb_array_elements({{}}::jsonb) r"
     )
     .format(
-        table=sql.Identifier(TABLE),
+        # Schema-qualified: a temporary table of the same name must never catch the rows.
+        table=sql.Identifier("public", TABLE),
         columns=sql.SQL(", ").join(map(sql.Identifier, (*COLUMNS, MAC_COLUMN))),
         values=sql.SQL(", ").join(
             [
@@ -125,6 +129,7 @@ def _send(conn: psycopg.Connection, rows: list[Row], commit: bool, session_org: 
     pgconn = conn.pgconn
     escaping = pq.Escaping(pgconn)
     statements: list[bytes] = []
+    expected: dict[int, int] = {}  # statement index -> rows it must insert
     start = 0
     while start < len(rows):
         org = _org_text(rows[start][0])
@@ -135,6 +140,7 @@ def _send(conn: psycopg.Connection, rows: list[Row], commit: bool, session_org: 
             statements.append(b"SELECT set_config('app.org_id', '" + org.encode() + b"', false)")
             session_org = org
         group = rows[start:end]
+        expected[len(statements)] = len(group)
         literal = escaping.escape_literal(_as_json(group))
         if len(group) > PREPARED_MAX:
             statements.append(_FROM_JSON_HEAD + literal + _FROM_JSON_TAIL)
@@ -151,6 +157,21 @@ def _send(conn: psycopg.Connection, rows: list[Row], commit: bool, session_org: 
             # The server skipped the rest (COMMIT included): the transaction is aborted
             # and the caller rolls it back; the error keeps its SQLSTATE class.
             raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    for index, count in expected.items():
+        status = results[index].command_status if index < len(results) else None
+        if status != b"INSERT 0 %d" % count:
+            # Our prepared INSERT was replaced in this session (SQL injected on this
+            # connection): the rows were not written. Refuse and drop the session, so it
+            # records nothing wrongly again; before COMMIT this also rolls the change back.
+            log.critical(
+                "audit rows were not written (%r for %d rows): closing the connection",
+                status,
+                count,
+            )
+            conn.close()
+            raise psycopg.errors.InternalError(
+                f"audit rows were not written ({status!r} instead of INSERT of {count})"
+            )
     return session_org
 
 
