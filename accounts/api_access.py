@@ -1,7 +1,9 @@
 """Who may call an API endpoint: token scopes or role permissions, and per-token rate limits.
 
-A view declares `required_scope` (for API tokens) and `required_permission` (for signed-in
-people); `ScopeOrPermission` enforces both and answers 403 naming what is missing.
+A view declares the token scope it needs (SPEC §8.2), either `required_scope` for every
+method or `read_scope` and `write_scope`, and `required_permission` for signed-in people;
+`ScopeOrPermission` enforces both and answers 403 naming what is missing
+(accounts.api_schema documents both in the OpenAPI schema).
 `TokenRateThrottle` limits each API token separately, on the shared Redis cache.
 """
 
@@ -14,27 +16,37 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions, permissions, throttling
 
 from accounts.authentication import ApiClient
+from accounts.models import ApiToken
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_PER_TOKEN = "600/minute"  # noqa: S105 - a rate, not a secret
 
 
+def required_scope(view: Any, method: str) -> str | None:
+    """The token scope `view` needs for an HTTP `method`; None: tokens may not call it."""
+    if method.upper() in permissions.SAFE_METHODS:
+        return getattr(view, "read_scope", None) or getattr(view, "required_scope", None)
+    return getattr(view, "write_scope", None) or getattr(view, "required_scope", None)
+
+
 class ScopeOrPermission(permissions.BasePermission):
-    """Tokens need the view's scope; people need its organisation permission."""
+    """Tokens need the view's scope for the method; people need its organisation permission."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
         if user is None or not user.is_authenticated:
             return False  # DRF answers 401 with the Bearer challenge
-        scope = getattr(view, "required_scope", None)
+        scope = required_scope(view, request.method)
         permission = getattr(view, "required_permission", None)
         if isinstance(user, ApiClient):
-            if scope is None or not user.has_scope(scope):
+            if scope is None:
+                raise exceptions.PermissionDenied("API tokens cannot use this endpoint.")
+            if not user.has_scope(scope):
                 raise exceptions.PermissionDenied(
                     {
                         "detail": f"This API token does not have the {scope!r} scope.",
-                        "missing_scope": scope or "",
+                        "missing_scope": scope,
                     }
                 )
             return True
@@ -93,5 +105,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An organisation API token (Settings > Security > API Tokens).",
+            "description": "An organisation API token (Settings > Security > API Tokens) "
+            f"with some of the scopes {', '.join(ApiToken.SCOPES)}; each operation names "
+            "the one it needs (`x-token-scope`). A write scope includes its read scope.",
         }

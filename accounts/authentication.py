@@ -9,6 +9,12 @@ from accounts.services import api_token_authenticate
 from auditlog import context
 from auditlog.context import Actor
 
+# Writing answers the object written (and PATCH {} would read it), so a write scope reads too.
+IMPLIED_BY = {
+    "customers:read": "customers:write",
+    "conversations:read": "conversations:write",
+}
+
 
 class ApiClient:
     """`request.user` for token requests: an organisation's integration, not a person."""
@@ -26,7 +32,8 @@ class ApiClient:
         self.name = token.name
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.token.scopes
+        granted = self.token.scopes
+        return scope in granted or IMPLIED_BY.get(scope) in granted
 
     def has_org_perm(self, code: str) -> bool:
         return False

@@ -133,7 +133,16 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
 class ApiToken(AuditedModel, TenantModel):
     """An organisation's API credential. Only a SHA-256 of the secret is kept."""
 
-    SCOPES = ("audit:read", "audit:export", "conversations:write", "customers:write")
+    # SPEC §8.2; a write scope also reads (accounts.authentication.ApiClient.has_scope).
+    SCOPES = (
+        "customers:read",
+        "customers:write",
+        "conversations:read",
+        "conversations:write",
+        "audit:read",
+        "audit:export",
+        "audit:streams",
+    )
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)

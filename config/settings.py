@@ -298,3 +298,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# ---- Application security (SPEC §8.2): API token scopes in the schema, background export
+# ---- quotas, sign-in throttling and password validation. One block, appended; it overrides
+# ---- the sign-in settings above.
+
+# API tokens: each operation documents the scope it needs (accounts.api_schema).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "accounts.api_schema.ScopedAutoSchema"
+# ---- End of the application security block.

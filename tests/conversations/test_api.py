@@ -125,7 +125,7 @@ def test_session_user_may_use_the_api_and_is_the_performer(org, agent, agent_cli
     ],
 )
 def test_token_without_the_write_scope_gets_403_naming_it(org, customer, url, scope, payload):
-    client = token_client(org, "Reader", scopes=["audit:read"])
+    client = token_client(org, "Reader", scopes=["customers:read", "conversations:read"])
     assert client.get(url).status_code == 200
     response = post(client, url, payload | {"customer": customer.pk})
     assert response.status_code == 403

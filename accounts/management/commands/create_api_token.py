@@ -1,4 +1,4 @@
-"""python manage.py create_api_token --org ID --name N: prints the token (shown once)."""
+"""manage.py create_api_token --org ID --name N [--scope S ...]: prints the token once."""
 
 from typing import Any
 
@@ -19,7 +19,8 @@ class Command(BaseCommand):
             "--scope",
             action="append",
             choices=ApiToken.SCOPES,
-            help="repeatable; default: all scopes",
+            help="repeatable; a write scope includes its read scope; default: every scope "
+            "(grant only what the integration needs)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
