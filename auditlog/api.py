@@ -21,11 +21,11 @@ from rest_framework.views import APIView
 
 from accounts.api_access import ScopeOrPermission
 from auditlog import catalog
+from auditlog.export_quota import ExportQuotaExceeded, export_start_within_quota
 from auditlog.exports import (
     FORMATS,
     ExportError,
     export_path,
-    export_start,
     export_stream_start,
 )
 from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key, ids_first, scan_base
@@ -310,6 +310,17 @@ class AuditEventExportView(_AlwaysJsonErrors, AuditApiView):
         return response
 
 
+class OverExportQuota(exceptions.APIException):
+    """429 naming the organisation's export limit; `wait` becomes the Retry-After header."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "export_quota"
+
+    def __init__(self, quota: ExportQuotaExceeded) -> None:
+        super().__init__({"detail": quota.message, "limit": quota.limit})
+        self.wait = quota.retry_after
+
+
 class ExportListView(AuditApiView):
     required_scope = "audit:export"
     required_permission = "audit.export"
@@ -317,8 +328,30 @@ class ExportListView(AuditApiView):
     @extend_schema(
         operation_id="exports_create",
         summary="Start a background export",
+        description="Each organisation may have EXPORT_MAX_CONCURRENT exports pending or "
+        "running, start EXPORT_MAX_PER_DAY in any 24 hours and keep EXPORT_MAX_DISK_BYTES of "
+        "finished files; over a limit the answer is 429 naming it (`limit`: "
+        "`concurrent_exports`, `daily_exports` or `export_disk_bytes`) with Retry-After.",
         request=ExportRequestSerializer,
-        responses={202: ExportSerializer, 400: _BAD_INPUT, **COMMON_ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                response=[429],
+                description="Seconds to wait: for the token's rate limit or the export limit.",
+            )
+        ],
+        responses={
+            202: ExportSerializer,
+            400: _BAD_INPUT,
+            **COMMON_ERRORS,
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Over the organisation's export limit (`limit` names it) or the "
+                "token's rate limit; retry after `Retry-After` seconds.",
+            ),
+        },
         tags=["exports"],
     )
     def post(self, request: Request) -> Response:
@@ -329,7 +362,7 @@ class ExportListView(AuditApiView):
         if not isinstance(fmt, str) or fmt not in FORMATS:
             raise BadParameters({"format": f"Use one of: {', '.join(FORMATS)}."})
         try:
-            export = export_start(
+            export = export_start_within_quota(
                 org=request_org(request),
                 fmt=fmt,
                 filters=data.get("filters") or {},
@@ -337,6 +370,8 @@ class ExportListView(AuditApiView):
             )
         except ExportError as error:
             raise BadParameters(error.errors) from None
+        except ExportQuotaExceeded as quota:
+            raise OverExportQuota(quota) from None
         body = ExportSerializer(export, context={"request": request}).data
         location = request.build_absolute_uri(
             reverse("api-export-detail", kwargs={"pk": export.pk})

@@ -305,4 +305,12 @@ LOGGING = {
 
 # API tokens: each operation documents the scope it needs (accounts.api_schema).
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "accounts.api_schema.ScopedAutoSchema"
+
+# Background exports per organisation (auditlog/export_quota.py): pending or running at once,
+# started in any 24 hours, and bytes of finished files kept; over one, POST /api/v1/exports/
+# answers 429 with Retry-After. Expired files are deleted hourly, so the disk limit holds.
+EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "3"))
+EXPORT_MAX_PER_DAY = int(os.environ.get("EXPORT_MAX_PER_DAY", "50"))
+EXPORT_MAX_DISK_BYTES = int(os.environ.get("EXPORT_MAX_DISK_BYTES", str(5 * 1024**3)))
+CELERY_BEAT_SCHEDULE["audit-exports-delete-expired"]["schedule"] = timedelta(hours=1)
 # ---- End of the application security block.
