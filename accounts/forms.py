@@ -47,21 +47,30 @@ class UserForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].lower()
+        # Sign-in is by email alone, so an address is unique across organisations; the one
+        # answer for "taken here" and "taken elsewhere" says nothing about other tenants.
         taken = User.all_tenants.filter(email=email)
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
-            raise forms.ValidationError("A user with this email already exists.")
+            raise forms.ValidationError("This email address cannot be used; choose another.")
         return email
 
 
 class NewUserForm(UserForm):
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
-    def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
-        password_validation.validate_password(password)
-        return password
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            # Checked against the new user's own email and name (similarity validator).
+            person = User(email=cleaned.get("email", ""), name=cleaned.get("name", ""))
+            try:
+                password_validation.validate_password(password, person)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
 
 
 class PasswordForm(forms.Form):
@@ -69,9 +78,13 @@ class PasswordForm(forms.Form):
         label="New password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        password_validation.validate_password(password)
+        password_validation.validate_password(password, self.user)
         return password
 
 

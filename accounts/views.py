@@ -98,7 +98,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User.objects, pk=pk)
-    form = PasswordForm(request.POST)
+    form = PasswordForm(request.POST, user=user)
     if form.is_valid():
         services.user_set_password(user=user, password=form.cleaned_data["password"])
         messages.success(request, f"Password changed for {user}.")

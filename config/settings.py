@@ -313,4 +313,29 @@ EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "3"))
 EXPORT_MAX_PER_DAY = int(os.environ.get("EXPORT_MAX_PER_DAY", "50"))
 EXPORT_MAX_DISK_BYTES = int(os.environ.get("EXPORT_MAX_DISK_BYTES", str(5 * 1024**3)))
 CELERY_BEAT_SCHEDULE["audit-exports-delete-expired"]["schedule"] = timedelta(hours=1)
+
+# Sign-in lockout (django-axes, handler accounts.backends.SignInLockoutHandler), two lockouts:
+# - an account from one address: AXES_FAILURE_LIMIT failures lock that account for that
+#   address only. Attempts from many addresses never lock the owner out, so nobody can lock
+#   an account cheaply (the owner's own address keeps working);
+# - an address alone: SIGNIN_IP_FAILURE_LIMIT failures on any accounts lock the address, so
+#   one address hammering many accounts is stopped (higher, for offices behind one address).
+# A successful sign-in clears only its own account-and-address count, never the address's.
+# Guessing one password from many addresses is bounded per address and by the validators
+# below. Both lockouts last AXES_COOLOFF_TIME from the last failure.
+AXES_HANDLER = "accounts.backends.SignInLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+SIGNIN_IP_FAILURE_LIMIT = int(os.environ.get("SIGNIN_IP_FAILURE_LIMIT", "20"))
+# The lockouts now include the address, so axes' warning about its absence need not be silenced.
+SILENCED_SYSTEM_CHECKS = [check for check in SILENCED_SYSTEM_CHECKS if check != "axes.W006"]
+
+# Passwords too close to the user's own email or name are refused (the forms pass the user).
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "name")},
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
 # ---- End of the application security block.
