@@ -14,22 +14,115 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/auditdesk"
+# The two logins of docs/trust.md, as config/settings.py defaults them.
+DEFAULT_URL = "postgres://auditdesk_web@127.0.0.1:5432/auditdesk"
+DEFAULT_OWNER_URL = "postgres://auditdesk_owner@127.0.0.1:5432/auditdesk"
+
+
+def app_base_url() -> str:
+    """DATABASE_URL: the application's restricted login (what the measured paths use)."""
+    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def owner_base_url() -> str:
+    """DATABASE_OWNER_URL: the schema's owner (creates databases, migrates, loads, seals).
+
+    With only DATABASE_URL set (one login, as devservices' "single" mode) it is that login.
+    """
+    if os.environ.get("DATABASE_OWNER_URL"):
+        return os.environ["DATABASE_OWNER_URL"]
+    return os.environ.get("DATABASE_URL") or DEFAULT_OWNER_URL
+
+
+def with_database(url: str, name: str) -> str:
+    """The URL with its database name replaced (user, host, port and query kept)."""
+    return urlsplit(url)._replace(path="/" + quote(name, safe="")).geturl()
 
 
 def server_url() -> str:
-    """DATABASE_URL without its database name."""
-    return os.environ.get("DATABASE_URL", DEFAULT_URL).rsplit("/", 1)[0]
+    """The owner's URL on the maintenance database `postgres` (CREATE/DROP DATABASE)."""
+    return with_database(owner_base_url(), "postgres")
 
 
-def database_url(name: str) -> str:
+def _bench_name(name: str) -> str:
     if "bench" not in name:
         raise SystemExit(
             f"refusing to benchmark against {name!r}: use an auditdesk_bench* database"
         )
-    return f"{server_url()}/{name}"
+    return name
+
+
+def database_url(name: str) -> str:
+    """The application's login on the bench database `name`."""
+    return with_database(app_base_url(), _bench_name(name))
+
+
+def owner_database_url(name: str) -> str:
+    """The owner's login on the bench database `name`."""
+    return with_database(owner_base_url(), _bench_name(name))
+
+
+def database_env(name: str) -> dict[str, str]:
+    """DATABASE_URL and DATABASE_OWNER_URL for the bench database `name` (same logins,
+    same server, another database): what every bench process gets."""
+    return {"DATABASE_URL": database_url(name), "DATABASE_OWNER_URL": owner_database_url(name)}
+
+
+def ensure_database(name: str, *, reload: bool = False) -> bool:
+    """Create the database `name` as the owner's login if it is missing (drop it first with
+    `reload`); True if it was created. A database another role owns (made by a release with
+    one superuser login) cannot be migrated or dropped by the owner: say so."""
+    import psycopg
+
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT pg_get_userbyid(datdba), current_user FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+        if found and found[0] != found[1]:
+            raise SystemExit(
+                f"database {name!r} is owned by {found[0]!r}, not by {found[1]!r} (the "
+                "DATABASE_OWNER_URL login, which creates, migrates and loads bench databases); "
+                f"drop it as a superuser (psql -U postgres -c 'DROP DATABASE \"{name}\"') "
+                "and run again"
+            )
+        if found and reload:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            found = None
+        if not found:
+            conn.execute(f'CREATE DATABASE "{name}"')
+            return True
+    return False
+
+
+def org_event_counts(url: str, slug_like: str = "bench-org-%") -> dict[str, int]:
+    """Events per organisation whose slug is LIKE `slug_like`, counted as the owner's login
+    (`url`). Row-level security is forced on the owner too: each organisation's rows are
+    visible within that organisation's context only, so they are counted one at a time."""
+    import psycopg
+
+    counts = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        orgs = conn.execute(
+            "SELECT id, slug FROM accounts_organization WHERE slug LIKE %s ORDER BY id",
+            (slug_like,),
+        ).fetchall()
+        for org_id, slug in orgs:
+            conn.execute("SELECT set_config('app.org_id', %s, false)", (str(org_id),))
+            counts[slug] = conn.execute(
+                "SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s", (org_id,)
+            ).fetchone()[0]
+    return counts
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

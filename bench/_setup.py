@@ -1,4 +1,9 @@
-"""Shared set-up for benchmarks: a separate database, migrated, with Django configured."""
+"""Shared set-up for benchmarks: a separate database, migrated, with Django configured.
+
+Two logins (docs/trust.md): the bench database is created and migrated by the schema's
+owner (DATABASE_OWNER_URL); Django's default alias, which every measured path uses, is the
+application's restricted login (DATABASE_URL), both pointed at the bench database.
+"""
 
 import os
 import subprocess
@@ -8,24 +13,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def use_bench_database(name: str = "auditdesk_bench", migrate: bool = True) -> None:
+def use_bench_database(
+    name: str = "auditdesk_bench", migrate: bool = True, reload: bool = False
+) -> None:
     """Point Django at a benchmark database (created and migrated if needed), never the dev one."""
     sys.path.insert(0, str(ROOT))
+    from bench._common import database_env, ensure_database
+
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Measure as production runs: DEBUG would record every query in memory.
     os.environ.setdefault("DEBUG", "false")
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auditdesk")
-    url = base.rsplit("/", 1)[0] + f"/{name}"
-    os.environ["DATABASE_URL"] = url
+    urls = database_env(name)
+    ensure_database(name, reload=reload)
+    os.environ.update(urls)
     import django
-    import psycopg
 
-    admin_url = base.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
     django.setup()
     if migrate and not os.environ.get("BENCH_SKIP_MIGRATE"):
+        # `migrate` runs on the owner's alias (auditlog/management/commands/migrate.py).
         subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
             check=True,

@@ -77,13 +77,15 @@ class RssSampler(threading.Thread):
 
 def ensure_events(count: int) -> tuple[object, int]:
     """The benchmark organisation, loaded with at least `count` events (loaded once, reused)."""
-    from django.db import connection
+    from django.db import connections, transaction
     from django.utils import timezone
     from tqdm import tqdm
 
     from accounts.models import Organization
     from accounts.services import organization_create
+    from accounts.tenancy import tenant
     from auditlog.models import AuditEvent
+    from auditlog.roles import owner_db, owner_mode
     from bench.synthetic_events import insert_synthetic_events
 
     org = Organization.objects.filter(slug=ORG_SLUG).first()
@@ -95,23 +97,32 @@ def ensure_events(count: int) -> tuple[object, int]:
         )
         Organization.objects.filter(pk=org.pk).update(slug=ORG_SLUG)
         org.refresh_from_db()
-    synthetic = AuditEvent.objects.for_org(org.pk).filter(user_agent__contains="synthetic").count()
+    with tenant(org):
+        synthetic = (
+            AuditEvent.objects.for_org(org.pk).filter(user_agent__contains="synthetic").count()
+        )
     missing = count - synthetic
     if missing > 0:
+        # Loaded as the schema's owner (the bench's fixture, not the measured path), within
+        # the organisation's context: row-level security admits its rows only. These rows
+        # carry no MAC: the export bench reads them, it never seals them.
         newest = timezone.now() - timedelta(days=1)
+        owner = connections[owner_db()]
         with tqdm(total=missing, unit="rows", desc="loading events") as bar:
             while missing > 0:
                 chunk = min(LOAD_CHUNK, missing)
-                with connection.cursor() as cursor:
-                    insert_synthetic_events(
-                        cursor, org_id=org.pk, count=chunk, newest=newest, first=synthetic
-                    )
+                with tenant(org), owner_mode(), transaction.atomic(using=owner.alias):
+                    with owner.cursor() as cursor:
+                        insert_synthetic_events(
+                            cursor, org_id=org.pk, count=chunk, newest=newest, first=synthetic
+                        )
                 synthetic += chunk
                 missing -= chunk
                 bar.update(chunk)
-        with connection.cursor() as cursor:
+        with owner.cursor() as cursor:
             cursor.execute("ANALYZE auditlog_auditevent")
-    total = AuditEvent.objects.for_org(org.pk).count()
+    with tenant(org):
+        total = AuditEvent.objects.for_org(org.pk).count()
     return org, total
 
 

@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import LoadSampler, database_url, load_text, write_json  # noqa: E402
+from bench._common import (  # noqa: E402
+    LoadSampler,
+    database_env,
+    load_text,
+    write_json,
+)
 from bench._setup import use_bench_database  # noqa: E402
 
 TARGET = 0.75
@@ -21,26 +26,36 @@ UNAUDITED_FIRST = 100  # the unaudited writers' objects are numbered from here
 
 
 def audit_rows_since(since: object) -> int:
-    """Audit rows the writers' requests wrote after `since` (as the owner: every organisation)."""
+    """Audit rows the writers' requests wrote after `since`: as the owner, one organisation
+    at a time (row-level security is forced on the owner too)."""
     import psycopg
-    from django.db import connection
+    from django.db import connections
 
+    from auditlog.roles import owner_db
     from bench.writers import REQUEST_ID_PREFIX, WRITER_ORGS
 
-    db = connection.settings_dict
+    db = connections[owner_db()].settings_dict
+    slugs = [f"bench-org-{n:03d}" for n in range(1, WRITER_ORGS + 1)]
+    total = 0
     with psycopg.connect(
-        dbname=db["NAME"], user=db["USER"], host=db["HOST"] or None, port=db["PORT"] or None
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        autocommit=True,
     ) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM auditlog_auditevent WHERE occurred_at >= %s "
-            "AND org_id IN (SELECT id FROM accounts_organization WHERE slug = ANY(%s)) "
-            "AND request_id LIKE %s",
-            (
-                since,
-                [f"bench-org-{n:03d}" for n in range(1, WRITER_ORGS + 1)],
-                REQUEST_ID_PREFIX + "%",
-            ),
-        ).fetchone()[0]
+        orgs = conn.execute(
+            "SELECT id FROM accounts_organization WHERE slug = ANY(%s)", (slugs,)
+        ).fetchall()
+        for (org_id,) in orgs:
+            conn.execute("SELECT set_config('app.org_id', %s, false)", (str(org_id),))
+            total += conn.execute(
+                "SELECT count(*) FROM auditlog_auditevent WHERE org_id = %s "
+                "AND occurred_at >= %s AND request_id LIKE %s",
+                (org_id, since, REQUEST_ID_PREFIX + "%"),
+            ).fetchone()[0]
+    return total
 
 
 def main() -> None:
@@ -60,10 +75,10 @@ def main() -> None:
     # Each pool changes its own customers and conversations (same organisations and shapes).
     prepare(args.writers)
     prepare(args.writers, first_index=UNAUDITED_FIRST)
-    url = database_url(args.database)
+    urls = database_env(args.database)
     pools = {
-        True: WriterPool(url, writers=args.writers, audited=True),
-        False: WriterPool(url, writers=args.writers, audited=False, first_index=UNAUDITED_FIRST),
+        True: WriterPool(urls, writers=args.writers, audited=True),
+        False: WriterPool(urls, writers=args.writers, audited=False, first_index=UNAUDITED_FIRST),
     }
     for pool in pools.values():
         pool.start()

@@ -37,7 +37,7 @@ from bench._common import (  # noqa: E402
     ROOT,
     LoadSampler,
     cpu_seconds,
-    database_url,
+    database_env,
     free_port,
     load_text,
     percentile,
@@ -185,7 +185,7 @@ def forget_volume_counts() -> int:
 def gunicorn_env(database: str, db_mode: str, pool_size: int, workers: int, threads: int) -> dict:
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(database),
+        **database_env(database),  # gunicorn serves through the application's login
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         "API_TOKEN_RATE": "1000000/minute",  # measure the API, not the throttle
@@ -319,7 +319,7 @@ def main() -> None:
     try:
         wait_for_port(port, server)
         pool = WriterPool(
-            database_url(args.database),
+            database_env(args.database),
             writers=args.writers,
             audited=True,
             rate=args.writer_rate or None,

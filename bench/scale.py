@@ -27,7 +27,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, database_url, server_url  # noqa: E402
+from bench import _common  # noqa: E402
+from bench._common import (  # noqa: E402
+    ROOT,
+    database_env,
+    org_event_counts,
+    owner_database_url,
+    server_url,
+)
 
 BENCHMARKS = ("viewer", "load", "ingest", "recorder", "export", "growth")
 # Run once across every size measured, after the per-size benchmarks.
@@ -52,21 +59,18 @@ def scales(text: str) -> list[tuple[str, int]]:
     ]
 
 
-def _psql(database: str, sql: str, params: tuple = ()) -> list[tuple]:
+def _psql(sql: str, params: tuple = ()) -> list[tuple]:
+    """As the owner's login, on the maintenance database (CREATE/DROP DATABASE)."""
     import psycopg
 
-    with psycopg.connect(f"{server_url()}/{database}", autocommit=True) as conn:
+    with psycopg.connect(server_url(), autocommit=True) as conn:
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 
 
 def bench_rows(database: str) -> int:
-    """Events of the bench organisations (as the login role, the owner: all organisations)."""
-    return _psql(
-        database,
-        "SELECT count(*) FROM auditlog_auditevent WHERE org_id IN "
-        "(SELECT id FROM accounts_organization WHERE slug LIKE 'bench-org-%%')",
-    )[0][0]
+    """Events of the bench organisations (as the owner, one organisation at a time)."""
+    return sum(org_event_counts(owner_database_url(database)).values())
 
 
 class Skipped(Exception):
@@ -76,7 +80,10 @@ class Skipped(Exception):
 def ensure_database(label: str, rows: int, orgs: int, days: int, env: dict) -> str:
     """`auditdesk_bench_<label>`, migrated and holding `rows` bench events (loaded if needed)."""
     name = f"auditdesk_bench_{label.lower()}"
-    exists = _psql("postgres", "SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+    exists = _psql("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+    if exists:
+        # Refuses, saying why, a database the owner's login does not own.
+        _common.ensure_database(name)
     have = 0
     if exists:
         subprocess.run(
@@ -95,7 +102,7 @@ def ensure_database(label: str, rows: int, orgs: int, days: int, env: dict) -> s
         print(
             f"[{label}] {name} holds {have:,} bench events, not ~{rows:,}: reloading.", flush=True
         )
-        _psql("postgres", f'DROP DATABASE "{name}" WITH (FORCE)')
+        _psql(f'DROP DATABASE "{name}" WITH (FORCE)')
     free = shutil.disk_usage("/").free
     needed = rows * BYTES_PER_ROW * 1.2
     if needed > free:
@@ -104,7 +111,7 @@ def ensure_database(label: str, rows: int, orgs: int, days: int, env: dict) -> s
             f"(~{BYTES_PER_ROW} bytes per event with its indexes, plus 20%); "
             f"{free / 1e9:.0f} GB are free"
         )
-    _psql("postgres", f'CREATE DATABASE "{name}"')
+    _common.ensure_database(name)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
@@ -198,11 +205,9 @@ def main() -> None:
     failed = []
     measured: list[tuple[str, str]] = []
     for label, rows in scales(args.scales):
-        env = {
-            **os.environ,
-            "DEBUG": "false",
-            "DATABASE_URL": database_url(f"auditdesk_bench_{label.lower()}"),
-        }
+        # Both logins on the size's database: the owner creates, migrates and loads it; the
+        # benchmarks measure through the application's login.
+        env = {**os.environ, "DEBUG": "false", **database_env(f"auditdesk_bench_{label.lower()}")}
         out_dir = Path(args.results) / label
         try:
             database = ensure_database(
@@ -255,7 +260,7 @@ def main() -> None:
             f"--days={args.days}",
             f"--json={out}",
         ]
-        env = {**os.environ, "DEBUG": "false", "DATABASE_URL": database_url(measured[0][1])}
+        env = {**os.environ, "DEBUG": "false", **database_env(measured[0][1])}
         if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
             failed.append("growth")
     subprocess.run(

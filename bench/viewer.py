@@ -29,19 +29,12 @@ TABLE = "auditlog_auditevent"
 
 
 def use_database(name: str, reload: bool) -> None:
-    """Point Django at the benchmark database (created and migrated if needed)."""
-    import psycopg
+    """Point Django at the benchmark database (created and migrated by the owner's login if
+    needed); the page is measured through the application's login."""
+    from bench._common import database_env, ensure_database
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auditdesk")
-    server = base.rsplit("/", 1)[0]
-    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and reload:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = f"{server}/{name}"
+    ensure_database(name, reload=reload)
+    os.environ.update(database_env(name))
     os.environ["DEBUG"] = "false"  # production template and query paths, no query log
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     subprocess.run(
@@ -55,15 +48,12 @@ def use_database(name: str, reload: bool) -> None:
 
 
 def ensure_loaded(rows: int, orgs: int, days: int) -> None:
-    import psycopg
     from django.core.management import call_command
 
-    # As the login role (the owner), so row-level security does not hide other orgs' rows.
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        have = conn.execute(
-            f"SELECT count(*) FROM {TABLE} WHERE org_id IN "  # noqa: S608 - constant table name
-            "(SELECT id FROM accounts_organization WHERE slug LIKE 'bench-org-%')"
-        ).fetchone()[0]
+    from bench._common import org_event_counts
+
+    # As the owner, one organisation at a time (row-level security).
+    have = sum(org_event_counts(os.environ["DATABASE_OWNER_URL"]).values())
     if have >= rows * 0.99:
         print(f"Benchmark database already holds {have:,} bench rows; not reloading.")
         return

@@ -68,7 +68,7 @@ class WriterPool:
     run for as many measured windows as wanted: `measure()` or `go.set()`/`go.clear()`.
     """
 
-    database_url: str
+    urls: dict[str, str]  # DATABASE_URL (the application's login) and DATABASE_OWNER_URL
     writers: int = 8
     audited: bool = True
     rate: float | None = None  # changes per second per writer; None: as fast as it can
@@ -92,7 +92,7 @@ class WriterPool:
                 args=(
                     slot,
                     self.first_index + slot,
-                    self.database_url,
+                    self.urls,
                     self.audited,
                     self.rate,
                     self.ready,
@@ -164,7 +164,7 @@ def _disconnect_recorder() -> None:
 def writer_main(
     slot: int,
     index: int,
-    database_url: str,
+    urls: dict[str, str],
     audited: bool,
     rate: float | None,
     ready: Any,
@@ -174,7 +174,9 @@ def writer_main(
     errors: Any,
 ) -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = database_url
+    # The application's login writes (as the web processes do); the owner's is configured
+    # for the bench database too, so nothing falls back to the default database.
+    os.environ.update(urls)
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

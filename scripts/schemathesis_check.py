@@ -17,10 +17,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_APP_URL = "postgres://auditdesk_web@127.0.0.1:5432/auditdesk"
+DEFAULT_OWNER_URL = "postgres://auditdesk_owner@127.0.0.1:5432/auditdesk"
 VENV_BIN = Path(sys.executable).parent
 CHECKS = ",".join(
     (
@@ -34,6 +37,11 @@ CHECKS = ",".join(
 )
 
 
+def with_database(url: str, name: str) -> str:
+    """The URL with its database name replaced (login, host, port and query kept)."""
+    return urlsplit(url)._replace(path="/" + quote(name, safe="")).geturl()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -44,10 +52,15 @@ def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=env,
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if result.returncode != 0:
+        raise SystemExit(
+            f"manage.py {args[0]} failed (exit {result.returncode}):\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
     return result.stdout.strip()
 
 
@@ -72,22 +85,31 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auditdesk")
+    # Two logins (docs/trust.md): the owner's creates, migrates and drops the throwaway
+    # database; gunicorn serves the API through the application's restricted login.
+    app_url = os.environ.get("DATABASE_URL") or DEFAULT_APP_URL
+    owner_url = os.environ.get("DATABASE_OWNER_URL") or (
+        os.environ.get("DATABASE_URL") or DEFAULT_OWNER_URL
+    )
     db_name = os.environ.get("SCHEMATHESIS_DATABASE") or (
         os.environ.get("TEST_DATABASE_NAME", "auditdesk") + "_schemathesis"
     )
-    server_root = base_url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{server_root}/postgres", autocommit=True) as conn:
+    maintenance = with_database(owner_url, "postgres")
+    with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{db_name}"')
 
     export_dir = ROOT / "var" / f"{db_name}-exports"
+    digest_dir = ROOT / "var" / f"{db_name}-digests"
     env = {
         **os.environ,
-        "DATABASE_URL": f"{server_root}/{db_name}",
+        "DATABASE_URL": with_database(app_url, db_name),
+        "DATABASE_OWNER_URL": with_database(owner_url, db_name),
         "DEBUG": "false",
         "API_TOKEN_RATE": "1000000/minute",  # the run itself must not be throttled
         "EXPORT_DIR": str(export_dir),
+        # Its signed digests (if anything seals) stay apart from the dev database's.
+        "AUDIT_DIGEST_DIR": str(digest_dir),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
     }
@@ -183,8 +205,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
         shutil.rmtree(export_dir, ignore_errors=True)
+        shutil.rmtree(digest_dir, ignore_errors=True)
         if not args.keep_db:
-            with psycopg.connect(f"{server_root}/postgres", autocommit=True) as conn:
+            with psycopg.connect(maintenance, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
