@@ -1,17 +1,23 @@
 """Fill a benchmark database with millions of realistic audit rows, fast (benchmarks only).
 
 The one sanctioned exception to "only the recorder writes audit rows": rows are generated
-inside PostgreSQL by `INSERT … SELECT … generate_series` into the real (monthly partitioned)
-table, as the tables' owner: a few large organisations and a long Zipf tail of small ones,
-every event type and section of the catalog, over the last D days. The months' partitions
-are created first (`audit_ensure_partition`, where the schema is partitioned), so no row
-lands in the DEFAULT partition. Secondary indexes are dropped during the load and rebuilt
-after, several times faster than maintaining them row by row. Refuses to run on a database
-whose name does not contain "bench".
+inside PostgreSQL (`SELECT … FROM generate_series`) and loaded into the real (monthly
+partitioned) table as the schema's owner (DATABASE_OWNER_URL, Django's "owner" alias): a
+few large organisations and a long Zipf tail of small ones, every event type and section of
+the catalog, over the last D days. Every row carries a valid MAC (auditlog/mac.py, computed
+by loader processes on the values sealing reads back), so sealed bench data verifies. The
+months' partitions are created first (`audit_ensure_partition`), so no row lands in the
+DEFAULT partition. Secondary indexes are dropped during the load and rebuilt after, several
+times faster than maintaining them row by row. Refuses to run on a database whose name does
+not contain "bench".
 """
 
+import contextlib
 import math
+import multiprocessing
+import os
 import random
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -19,17 +25,18 @@ from typing import Any
 
 import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.models import Organization, User
 from accounts.services import organization_create, user_create
 from accounts.tenancy import tenant
-from auditlog import catalog, daycounts
+from auditlog import catalog, daycounts, mac, storage
 from auditlog.models import AuditEvent
+from auditlog.roles import owner_db
 
-CHUNK = 250_000
+CHUNK = 50_000  # rows per loader job (one COPY out, one or two COPYs in)
 BENCH_PASSWORD = "bench-viewer-password"  # noqa: S105 - a throwaway benchmark account
 
 # (event_type, section, action, property, subject_type, weight, values, actors)
@@ -62,6 +69,8 @@ KINDS: list[tuple[str, str, str, str | None, str, float, str, str]] = [
     ("settings", "Business Rule", "update", "criteria", "business_rule", 0.8, "criteria", "user"),
     ("settings", "Business Rule", "update", "actions", "business_rule", 0.5, "actions", "user"),
     ("settings", "Business Rule", "update", "enabled", "business_rule", 0.3, "bool", "user"),
+    # Not retention_days: a sealed change of it would set the purge's policy.
+    ("settings", "Organisation", "update", "time_zone", "organization", 0.01, "tz", "user"),
     ("settings", "Support Access", "update", "enabled", "support_access", 0.1, "bool", "user"),
     (
         "settings",
@@ -188,6 +197,7 @@ _VALUE_SQL: dict[str, tuple[str, str]] = {
         "to_jsonb('Hi! Thanks for contacting us #' || s)",
     ),
     "level": ("'\"read\"'::jsonb", "'\"full\"'::jsonb"),
+    "tz": ("'\"UTC\"'::jsonb", "'\"Europe/London\"'::jsonb"),
     "status": (
         "CASE WHEN r < 0.5 THEN '\"Unavailable\"'::jsonb ELSE '\"Available\"'::jsonb END",
         "CASE WHEN r < 0.5 THEN '\"Available\"'::jsonb ELSE '\"Unavailable\"'::jsonb END",
@@ -258,7 +268,9 @@ def _case(expressions: list[str]) -> str:
     return "CASE k " + " ".join(f"WHEN {n} THEN {e}" for n, e in enumerate(expressions, 1)) + " END"
 
 
-def _insert_sql() -> str:
+def _select_sql() -> str:
+    """One chunk of an organisation's generated rows, as a SELECT whose columns are named
+    like the table's (the id drawn from the table's identity sequence)."""
     # Conversations and customers are many; users, settings objects and tokens are few.
     ids = {
         "user": "ids[u]::text",
@@ -311,20 +323,21 @@ def _insert_sql() -> str:
 
     # Modulo is written " % " above; psycopg needs it doubled next to its %(name)s placeholders.
     return f"""
-    INSERT INTO auditlog_auditevent (org_id, occurred_at, event_type, action, section, property,
-        before, after, actor_type, actor_id, actor_name, subject_type, subject_id, subject_name,
-        change_id, ip_address, user_agent, request_id, metadata)
-    SELECT %(org_id)s,
-        %(start)s::timestamptz + (i::float8 / %(n)s::float8) * %(span)s::float8 * interval '1 second',
-        type_a[k], action_a[k], section_a[k], property_a[k],
-        {before}, {after},
-        {actor[0]}, {actor[1]}, {actor[2]},
-        subject_a[k], {subject_id}, {subject_name},
-        gen_random_uuid(),
-        CASE WHEN {has_ip} THEN ('10.' || (u % 250) || '.' || (s % 250) || '.' || (1 + i % 250))::inet END,
-        CASE WHEN {session} THEN 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0' END,
-        NULL,
-        {actor[3]}
+    SELECT nextval(%(sequence)s::regclass) AS id,
+        %(org_id)s::bigint AS org_id,
+        %(start)s::timestamptz + (i::float8 / %(n)s::float8) * %(span)s::float8 * interval '1 second'
+            AS occurred_at,
+        type_a[k] AS event_type, action_a[k] AS action, section_a[k] AS section,
+        property_a[k] AS property,
+        {before} AS before, {after} AS after,
+        {actor[0]} AS actor_type, {actor[1]} AS actor_id, {actor[2]} AS actor_name,
+        subject_a[k] AS subject_type, {subject_id} AS subject_id, {subject_name} AS subject_name,
+        gen_random_uuid() AS change_id,
+        CASE WHEN {has_ip} THEN ('10.' || (u % 250) || '.' || (s % 250) || '.' || (1 + i % 250))::inet END
+            AS ip_address,
+        CASE WHEN {session} THEN 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0' END AS user_agent,
+        NULL::text AS request_id,
+        {actor[3]} AS metadata
     FROM
     (SELECT %(slots)s::int[] AS slots, %(ids)s::bigint[] AS ids, %(names)s::text[] AS names,
             %(org_name)s::text AS org_name,
@@ -348,9 +361,9 @@ def _slots() -> list[int]:
 
 
 def _owner_conninfo() -> dict[str, Any]:
-    """Plain connections as DATABASE_URL's login role (the tables' owner), not the app role
-    Django's connections switch to: index DDL and ANALYZE need the owner."""
-    db = connection.settings_dict
+    """Plain connections as the schema's owner (DATABASE_OWNER_URL, Django's "owner" alias),
+    not the application's login: loading rows, index DDL and ANALYZE are the owner's."""
+    db = connections[owner_db()].settings_dict
     return {
         "dbname": db["NAME"],
         "user": db["USER"],
@@ -410,6 +423,99 @@ def org_sizes(rows: int, orgs: int) -> list[int]:
     return sizes
 
 
+# --------------------------------------------------------------------------- rows with MACs
+#
+# Every row carries the MAC the application would have written (auditlog/mac.py), or sealing
+# would name it forged. The rows are still generated inside PostgreSQL; each loader process
+# reads one chunk back (COPY TO, the columns exactly as sealing reads them: mac.SELECT_COLUMNS),
+# computes every row's MAC with mac.row_mac on those values, and writes the same COPY lines
+# plus the MAC straight into the month's partition (COPY FROM). The owner owns the partitions
+# and their row-level security is not forced, so the owner's COPY is admitted there, where the
+# parent table (forced) refuses COPY; --stage goes through a temporary table and an INSERT
+# into the parent instead (row-level security checked, slower).
+
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\(.)")
+_MAC_FIELDS = len(storage.COLUMNS)
+_worker: dict[str, Any] = {}
+
+
+def _unescape(value: str) -> str:
+    return _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m[1], m[1]), value)
+
+
+def _copy_values(line: bytes) -> list[str | None]:
+    """A line of COPY's text format (no newline) as the values it stands for."""
+    return [
+        None if value == "\\N" else (_unescape(value) if "\\" in value else value)
+        for value in line.decode().split("\t")
+    ]
+
+
+def _copy_out_sql() -> str:
+    return f"COPY (SELECT e.id, {mac.SELECT_COLUMNS} FROM ({_select_sql()}) e) TO STDOUT"
+
+
+def _init_worker(conninfo: dict[str, Any], key: bytes, stage: bool) -> None:
+    _worker.update(conninfo=conninfo, key=key, stage=stage, copy_out=_copy_out_sql())
+
+
+def _load_chunk(job: dict[str, Any]) -> int:
+    """Generate one chunk, MAC every row, write it; returns the rows written."""
+    conninfo, key, stage = _worker["conninfo"], _worker["key"], _worker["stage"]
+    columns = ", ".join(("id", *storage.COLUMNS, storage.MAC_COLUMN))
+    written = 0
+    with (
+        psycopg.connect(**conninfo, autocommit=True) as source,
+        psycopg.connect(**conninfo) as target,
+        contextlib.ExitStack() as writing,
+    ):
+        # Timestamps come out in UTC, so a line's month is its partition's.
+        source.execute("SET TimeZone = 'UTC'")
+        target.execute("SET synchronous_commit = off")
+        if stage:
+            target.execute(
+                "CREATE TEMP TABLE bench_stage (LIKE auditlog_auditevent) ON COMMIT DROP"
+            )
+        into, month, pending = None, "", []
+        with source.cursor().copy(_worker["copy_out"], job) as rows:
+            for data in rows:
+                line = bytes(data)[:-1]
+                values = _copy_values(line)
+                digest = mac.row_mac(values[1 : _MAC_FIELDS + 1], key)
+                if values[2][:7] != month and not (stage and into is not None):
+                    if into is not None:
+                        into.write(b"".join(pending))
+                        pending.clear()
+                        writing.close()
+                    month = values[2][:7]
+                    table = "bench_stage" if stage else _partition_name(month)
+                    into = writing.enter_context(
+                        target.cursor().copy(f"COPY {table} ({columns}) FROM STDIN")
+                    )
+                pending.append(line + b"\t\\\\x" + digest.hex().encode() + b"\n")
+                if len(pending) >= 2000:
+                    into.write(b"".join(pending))
+                    pending.clear()
+                written += 1
+            if into is not None:
+                into.write(b"".join(pending))
+                writing.close()
+        if stage:
+            # Row-level security admits the session's organisation's rows only.
+            target.execute("SELECT set_config('app.org_id', %s, true)", (str(job["org_id"]),))
+            target.execute(
+                f"INSERT INTO auditlog_auditevent ({columns}) SELECT {columns} FROM bench_stage"
+            )
+        target.commit()
+    return written
+
+
+def _partition_name(month: str) -> str:
+    """'2026-11' -> the month's partition (audit_ensure_partition's naming)."""
+    return f"auditlog_auditevent_p{month[:4]}{month[5:7]}"
+
+
 class Command(BaseCommand):
     help = (
         "Load N generated audit rows across M organisations over D days (benchmark databases only)."
@@ -419,7 +525,20 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=1_000_000)
         parser.add_argument("--orgs", type=int, default=50)
         parser.add_argument("--days", type=int, default=90)
-        parser.add_argument("--jobs", type=int, default=2, help="parallel loader connections")
+        parser.add_argument("--jobs", type=int, default=2, help="indexes rebuilt at once")
+        parser.add_argument(
+            "--loaders",
+            type=int,
+            default=(os.cpu_count() or 1) + 1,
+            help="loader processes (default: one per CPU, plus one to fill the gaps while "
+            "each waits for PostgreSQL)",
+        )
+        parser.add_argument(
+            "--stage",
+            action="store_true",
+            help="write through a temporary table and the parent table (row-level security "
+            "checked) instead of COPY straight into the monthly partitions",
+        )
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument(
             "--keep-indexes",
@@ -428,11 +547,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        name = connection.settings_dict["NAME"]
-        if "bench" not in name:
-            raise CommandError(
-                f"Refusing to load benchmark rows into {name!r}: use a *bench* database."
-            )
+        for name in {connection.settings_dict["NAME"], _owner_conninfo()["dbname"]}:
+            if "bench" not in name:
+                raise CommandError(
+                    f"Refusing to load benchmark rows into {name!r}: use a *bench* database."
+                )
         rows, orgs, days = options["rows"], options["orgs"], options["days"]
         if rows < orgs or orgs < 1 or days < 1:
             raise CommandError("Need --orgs >= 1, --days >= 1 and --rows >= --orgs.")
@@ -451,15 +570,20 @@ class Command(BaseCommand):
         end = timezone.now()
         span = timedelta(days=days).total_seconds()
         start = end - timedelta(days=days)
-        sql = _insert_sql()
         slots = _slots()
         conninfo = _owner_conninfo()
-        ensure_partitions(conninfo, start, end)
+        if not ensure_partitions(conninfo, start, end) and not options["stage"]:
+            raise CommandError("auditlog_auditevent is not partitioned here: use --stage.")
+        with psycopg.connect(**conninfo) as conn:
+            sequence = conn.execute(
+                "SELECT pg_get_serial_sequence('auditlog_auditevent', 'id')"
+            ).fetchone()[0]
         jobs = []
         for org, users, size in plans:
             for lo in range(1, size + 1, CHUNK):
                 jobs.append(
                     {
+                        "sequence": sequence,
                         "org_id": org.pk,
                         "org_name": org.name,
                         "start": start,
@@ -475,31 +599,40 @@ class Command(BaseCommand):
                     }
                 )
 
-        def run(job: dict[str, Any]) -> int:
-            with psycopg.connect(**conninfo, autocommit=True) as conn:
-                conn.execute("SET synchronous_commit = off")
-                conn.execute(sql, job)
-            return job["hi"] - job["lo"] + 1
-
-        with (
-            tqdm(total=rows, unit="rows", unit_scale=True, desc="audit rows") as bar,
-            ThreadPoolExecutor(max_workers=max(1, options["jobs"])) as pool,
-        ):
-            for done in pool.map(run, jobs):
-                bar.update(done)
-
+        # Loader processes (forked: computing MACs is Python's work, one core per process);
+        # Django's connections are closed first, the children open their own.
+        connections.close_all()
+        loading = time.monotonic()
+        forking = multiprocessing.get_context("fork")
+        with forking.Pool(
+            max(1, options["loaders"]),
+            initializer=_init_worker,
+            initargs=(conninfo, mac._key(), options["stage"]),
+        ) as pool:
+            with tqdm(total=rows, unit="rows", unit_scale=True, desc="audit rows") as bar:
+                for done in pool.imap_unordered(_load_chunk, jobs):
+                    bar.update(done)
+        timings = {"rows with MACs": time.monotonic() - loading}
+        phase = time.monotonic()
         if index_names:
             self._rebuild_indexes(index_names, conninfo, options["jobs"])
+            timings["indexes"] = time.monotonic() - phase
+            phase = time.monotonic()
         with psycopg.connect(**conninfo, autocommit=True) as conn:
             # VACUUM too, as autovacuum does in time to an insert-only table: the visibility
             # map lets counts (the volume strip) use index-only scans, as in production.
             conn.execute("VACUUM (ANALYZE) auditlog_auditevent")
+        timings["vacuum"] = time.monotonic() - phase
+        phase = time.monotonic()
         # The finished days' counts, as the beat job keeps them (the volume strip reads them).
         for org, _users, _size in tqdm(plans, desc="day counts", unit="org"):
             daycounts.roll_up(org_id=org.pk)
+        timings["day counts"] = time.monotonic() - phase
         self.stdout.write(
             f"Loaded {rows:,} rows into {orgs} organisations over {days} days "
-            f"in {time.monotonic() - started:.0f} s (largest {sizes[0]:,}, smallest {sizes[-1]:,})."
+            f"in {time.monotonic() - started:.0f} s (largest {sizes[0]:,}, smallest {sizes[-1]:,}; "
+            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+            + ")."
         )
 
     def _organisation(self, n: int, size: int) -> tuple[Organization, list[tuple[int, str]], int]:
