@@ -26,8 +26,10 @@ def _bad_parameter(request: HttpRequest) -> str | None:
 
 def bad_request(request: HttpRequest, message: str, param: str | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
+        # The API's error shape (auditlog.api.BadParameters).
+        name = param or "request"
         return JsonResponse(
-            {"detail": message, "errors": {param or "request": message}, "status": 400},
+            {"detail": f"Invalid parameter(s): {name}.", "errors": {name: message}, "status": 400},
             status=400,
         )
     body = render_to_string("400.html", {"message": message}, request=request)

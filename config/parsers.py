@@ -1,9 +1,9 @@
-"""The API's JSON parser, refusing what the product cannot store or would choke on: 400, not 500.
+"""The API's JSON parser, refusing bodies it would choke on: 400, not 500.
 
 The standard library's decoder recurses once per nesting level, so ~50,000 nested `[` raise
 RecursionError (a 500). Nothing in the API nests deeper than a few levels: bodies deeper
-than MAX_DEPTH, and strings or keys with a NUL byte (PostgreSQL text cannot hold one), are
-a ParseError naming the problem.
+than MAX_DEPTH, and keys with a NUL byte, are a ParseError naming the problem. (A NUL in a
+value is each serializer field's to name: "name": "…NUL…".)
 """
 
 from typing import Any
@@ -26,8 +26,6 @@ def _problem(data: Any) -> str | None:
                 if isinstance(key, str) and "\x00" in key:
                     return "a JSON key contains a NUL byte, which no field accepts"
                 stack.append((item, depth + 1))
-        elif isinstance(value, str) and "\x00" in value:
-            return "a JSON string contains a NUL byte, which no field accepts"
     return None
 
 
