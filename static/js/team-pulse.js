@@ -8,6 +8,7 @@
   const interval = Math.max(1000, Number(table.dataset.interval) || 3000);
   const updated = document.getElementById("pulse-updated");
   const timelineUrl = (id) => table.dataset.timeline.replace("/0/", `/${id}/`);
+  const SVG = "http://www.w3.org/2000/svg";
   let failures = 0;
 
   const cell = (tag, field) => {
@@ -28,7 +29,7 @@
     pill.textContent = statusText(agent);
     row.querySelector('[data-field="load"] .load-text').textContent = agent.load;
     const share = agent.capacity > 0 ? (100 * agent.load) / agent.capacity : agent.load > 0 ? 100 : 0;
-    row.querySelector('[data-field="load"] .load-bar span').style.width = `${Math.min(100, share)}%`;
+    row.querySelector('[data-field="load"] .load-bar rect').setAttribute("width", Math.min(100, share));
     row.querySelector('[data-field="capacity"]').textContent = agent.capacity;
     const heartbeat = row.querySelector('[data-field="heartbeat"]');
     heartbeat.textContent = agent.heartbeat_age_seconds === null ? "—" : `${agent.heartbeat_age_seconds} s ago`;
@@ -44,10 +45,14 @@
     const load = cell("td", "load");
     const text = document.createElement("span");
     text.className = "load-text";
-    const bar = document.createElement("span");
-    bar.className = "load-bar";
+    const bar = document.createElementNS(SVG, "svg");
+    bar.setAttribute("class", "load-bar");
+    bar.setAttribute("viewBox", "0 0 100 1");
+    bar.setAttribute("preserveAspectRatio", "none");
     bar.setAttribute("aria-hidden", "true");
-    bar.append(document.createElement("span"));
+    const fillRect = document.createElementNS(SVG, "rect");
+    fillRect.setAttribute("height", "1");
+    bar.append(fillRect);
     load.append(text, bar);
     const link = document.createElement("a");
     link.href = timelineUrl(agent.id);
