@@ -1,4 +1,9 @@
-"""Every write to organisations, users, role groups and API tokens."""
+"""Every write to organisations, users, role groups and API tokens.
+
+Changes to people's access are checked here, for pages and APIs alike, against whoever the
+audit context says is acting (`accounts.permissions.Acting`): every caller already sets that
+context, so no caller can forget to pass the actor and act unchecked.
+"""
 
 import hashlib
 import hmac
@@ -10,7 +15,17 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import ApiToken, Organization, RoleGroup, User
-from accounts.permissions import ADMINISTRATOR, AGENT, DEFAULT_ROLE_GROUPS
+from accounts.permissions import (
+    ADMINISTRATOR,
+    AGENT,
+    DEFAULT_ROLE_GROUPS,
+    PERMISSIONS,
+    SCOPE_PERMISSIONS,
+    Acting,
+    ChangeRefused,
+    is_administrator,
+    keep_an_administrator,
+)
 from accounts.tenancy import tenant
 
 TOKEN_PREFIX = "adk_"  # noqa: S105 - a public marker, not a secret
@@ -58,6 +73,7 @@ def role_group_for(name: str) -> RoleGroup:
 
 
 def role_group_create(*, name: str, permissions: list[str]) -> RoleGroup:
+    Acting.now().refuse_granting(permissions, field="permissions")
     group = RoleGroup(name=name, permissions=sorted(set(permissions)))
     group.save()
     return group
@@ -66,19 +82,30 @@ def role_group_create(*, name: str, permissions: list[str]) -> RoleGroup:
 def role_group_update(
     *, group: RoleGroup, name: str | None = None, permissions: list[str] | None = None
 ) -> RoleGroup:
-    if name is not None:
-        group.name = name
+    acting = Acting.now()
+    acting.refuse_own_group(group)
+    held = set(group.permissions)
     if permissions is not None:
-        group.permissions = sorted(set(permissions))
-    group.save()
+        acting.refuse_granting(set(permissions) - held, field="permissions")
+        acting.refuse_removing(held - set(permissions), field="permissions")
+    with transaction.atomic():
+        if permissions is not None and is_administrator(held) and not is_administrator(permissions):
+            keep_an_administrator(without_group=group)
+        if name is not None:
+            group.name = name
+        if permissions is not None:
+            group.permissions = sorted(set(permissions))
+        group.save()
     return group
 
 
 def role_group_delete(*, group: RoleGroup) -> None:
+    Acting.now().refuse_own_group(group)
     if group.name in (ADMINISTRATOR, AGENT):
-        raise ValueError(f"The {group.name} role group is built in and cannot be deleted.")
+        raise ChangeRefused(f"The {group.name} role group is built in and cannot be deleted.")
+    # A group that still has users is never deleted, so no deletion removes an administrator.
     if group.users.exists():
-        raise ValueError(f"{group.name} still has users; move them to another role group first.")
+        raise ChangeRefused(f"{group.name} still has users; move them to another role group first.")
     group.delete()
 
 
@@ -91,11 +118,13 @@ def user_create(
     role_group: RoleGroup | None = None,
     is_active: bool = True,
 ) -> User:
+    role_group = role_group or role_group_for(AGENT)
+    Acting.now().refuse_granting(role_group.permissions, field="role_group")
     user = User(
         email=User.all_tenants.normalize_email(email).lower(),
         name=name,
         phone=phone,
-        role_group=role_group or role_group_for(AGENT),
+        role_group=role_group,
         is_active=is_active,
     )
     user.set_password(password)
@@ -112,28 +141,56 @@ def user_update(
     role_group: RoleGroup | None = None,
     is_active: bool | None = None,
 ) -> User:
-    for attribute, value in (
-        ("name", name),
-        ("phone", phone),
-        ("role_group", role_group),
-        ("is_active", is_active),
-    ):
-        if value is not None:
-            setattr(user, attribute, value)
-    if email is not None:
-        user.email = User.all_tenants.normalize_email(email).lower()
-    user.save()
+    acting = Acting.now()
+    acting.refuse_account_beyond_own(user)
+    new_group = role_group if role_group is not None else user.role_group
+    if new_group != user.role_group:
+        acting.refuse_own_role(user)
+        acting.refuse_granting(new_group.permissions, field="role_group")
+    active = is_active if is_active is not None else user.is_active
+    if not active and acting.is_self(user):
+        raise ChangeRefused("You cannot deactivate your own account.", field="is_active")
+    with transaction.atomic():
+        if _is_active_administrator(user) and not (active and _grants_all(new_group)):
+            keep_an_administrator(without_user=user)
+        for attribute, value in (
+            ("name", name),
+            ("phone", phone),
+            ("role_group", role_group),
+            ("is_active", is_active),
+        ):
+            if value is not None:
+                setattr(user, attribute, value)
+        if email is not None:
+            user.email = User.all_tenants.normalize_email(email).lower()
+        user.save()
     return user
 
 
 def user_set_password(*, user: User, password: str) -> User:
+    Acting.now().refuse_account_beyond_own(user)
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
 
 
 def user_delete(*, user: User) -> None:
-    user.delete()
+    acting = Acting.now()
+    acting.refuse_account_beyond_own(user)
+    if acting.is_self(user):
+        raise ChangeRefused("You cannot delete your own account.")
+    with transaction.atomic():
+        if _is_active_administrator(user):
+            keep_an_administrator(without_user=user)
+        user.delete()
+
+
+def _grants_all(group: RoleGroup | None) -> bool:
+    return group is not None and is_administrator(group.permissions)
+
+
+def _is_active_administrator(user: User) -> bool:
+    return user.is_active and _grants_all(user.role_group)
 
 
 def _hash(raw: str) -> str:
@@ -144,13 +201,19 @@ def api_token_create(
     *, name: str, scopes: list[str] | None = None, created_by: User | None = None
 ) -> tuple[ApiToken, str]:
     """Returns the token and its secret; the secret is shown once and never stored."""
+    scopes = list(scopes if scopes is not None else ApiToken.SCOPES)
+    # A scope the product does not map to permissions is an Administrator's to give.
+    needed = set().union(
+        *(SCOPE_PERMISSIONS.get(scope, frozenset(PERMISSIONS)) for scope in scopes)
+    )
+    Acting.now().refuse_granting(needed, field="scopes")
     prefix = secrets.token_hex(6)
     raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken(
         name=name,
         prefix=prefix,
         secret_hash=_hash(raw),
-        scopes=sorted(set(scopes if scopes is not None else ApiToken.SCOPES)),
+        scopes=sorted(set(scopes)),
         created_by=created_by,
     )
     token.save()

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -21,7 +22,7 @@ from accounts.forms import (
     UserForm,
 )
 from accounts.models import ApiToken, RoleGroup, User
-from accounts.permissions import PERMISSIONS
+from accounts.permissions import PERMISSIONS, ChangeRefused
 
 
 class LoginView(auth_views.LoginView):
@@ -57,21 +58,39 @@ def settings_index(request: HttpRequest) -> HttpResponse:
     return render(request, "settings/index.html")
 
 
+def _refused(form: forms.Form, problem: ChangeRefused) -> None:
+    """Show a service's refusal on the field it concerns, or above the form."""
+    form.add_error(problem.field if problem.field in form.fields else None, problem.message)
+
+
+def _users_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+    users = User.objects.select_related("role_group").order_by("name", "email")
+    return render(request, "settings/users.html", {"users": users}, status=status)
+
+
 @org_permission_required("users.manage")
 def user_list(request: HttpRequest) -> HttpResponse:
-    users = User.objects.select_related("role_group").order_by("name", "email")
-    return render(request, "settings/users.html", {"users": users})
+    return _users_page(request)
 
 
 @org_permission_required("users.manage")
 def user_create(request: HttpRequest) -> HttpResponse:
     form = NewUserForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        user = services.user_create(**form.cleaned_data)
-        messages.success(request, f"Created {user}.")
-        return redirect("accounts:users")
+        try:
+            user = services.user_create(**form.cleaned_data)
+        except ChangeRefused as problem:
+            _refused(form, problem)
+            status = 400
+        else:
+            messages.success(request, f"Created {user}.")
+            return redirect("accounts:users")
     return render(
-        request, "settings/form.html", {"form": form, "title": "New user", "back": "accounts:users"}
+        request,
+        "settings/form.html",
+        {"form": form, "title": "New user", "back": "accounts:users"},
+        status=status,
     )
 
 
@@ -79,11 +98,14 @@ def user_create(request: HttpRequest) -> HttpResponse:
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User.objects, pk=pk)
     form = UserForm(request.POST or None, instance=user)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        if user == request.user and not form.cleaned_data["is_active"]:
-            form.add_error("is_active", "You cannot deactivate your own account.")
-        else:
+        try:
             services.user_update(user=user, **form.cleaned_data)
+        except ChangeRefused as problem:
+            _refused(form, problem)
+            status = 400
+        else:
             messages.success(request, f"Saved {user}.")
             return redirect("accounts:users")
     password_form = PasswordForm()
@@ -91,6 +113,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "settings/user_edit.html",
         {"form": form, "password_form": password_form, "subject": user, "title": f"Edit {user}"},
+        status=status,
     )
 
 
@@ -100,9 +123,13 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User.objects, pk=pk)
     form = PasswordForm(request.POST, user=user)
     if form.is_valid():
-        services.user_set_password(user=user, password=form.cleaned_data["password"])
-        messages.success(request, f"Password changed for {user}.")
-        return redirect("accounts:users")
+        try:
+            services.user_set_password(user=user, password=form.cleaned_data["password"])
+        except ChangeRefused as problem:
+            _refused(form, problem)
+        else:
+            messages.success(request, f"Password changed for {user}.")
+            return redirect("accounts:users")
     return render(
         request,
         "settings/user_edit.html",
@@ -120,33 +147,48 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User.objects, pk=pk)
-    if user == request.user:
-        messages.error(request, "You cannot delete your own account.")
-    else:
+    try:
         services.user_delete(user=user)
-        messages.success(request, f"Deleted {user}.")
+    except ChangeRefused as problem:
+        messages.error(request, problem.message)
+        return _users_page(request, status=400)
+    messages.success(request, f"Deleted {user}.")
     return redirect("accounts:users")
+
+
+def _role_groups_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+    groups = RoleGroup.objects.order_by("name")
+    return render(
+        request,
+        "settings/role_groups.html",
+        {"groups": groups, "permissions": PERMISSIONS},
+        status=status,
+    )
 
 
 @org_permission_required("users.manage")
 def role_group_list(request: HttpRequest) -> HttpResponse:
-    groups = RoleGroup.objects.order_by("name")
-    return render(
-        request, "settings/role_groups.html", {"groups": groups, "permissions": PERMISSIONS}
-    )
+    return _role_groups_page(request)
 
 
 @org_permission_required("users.manage")
 def role_group_create(request: HttpRequest) -> HttpResponse:
     form = RoleGroupForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        group = services.role_group_create(**form.cleaned_data)
-        messages.success(request, f"Created role group {group}.")
-        return redirect("accounts:role_groups")
+        try:
+            group = services.role_group_create(**form.cleaned_data)
+        except ChangeRefused as problem:
+            _refused(form, problem)
+            status = 400
+        else:
+            messages.success(request, f"Created role group {group}.")
+            return redirect("accounts:role_groups")
     return render(
         request,
         "settings/form.html",
         {"form": form, "title": "New role group", "back": "accounts:role_groups"},
+        status=status,
     )
 
 
@@ -154,10 +196,16 @@ def role_group_create(request: HttpRequest) -> HttpResponse:
 def role_group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     group = get_object_or_404(RoleGroup.objects, pk=pk)
     form = RoleGroupForm(request.POST or None, instance=group)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        services.role_group_update(group=group, **form.cleaned_data)
-        messages.success(request, f"Saved role group {group}.")
-        return redirect("accounts:role_groups")
+        try:
+            services.role_group_update(group=group, **form.cleaned_data)
+        except ChangeRefused as problem:
+            _refused(form, problem)
+            status = 400
+        else:
+            messages.success(request, f"Saved role group {group}.")
+            return redirect("accounts:role_groups")
     return render(
         request,
         "settings/form.html",
@@ -167,6 +215,7 @@ def role_group_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "back": "accounts:role_groups",
             "subject": group,
         },
+        status=status,
     )
 
 
@@ -176,10 +225,10 @@ def role_group_delete(request: HttpRequest, pk: int) -> HttpResponse:
     group = get_object_or_404(RoleGroup.objects, pk=pk)
     try:
         services.role_group_delete(group=group)
-    except ValueError as problem:
-        messages.error(request, str(problem))
-    else:
-        messages.success(request, f"Deleted role group {group}.")
+    except ChangeRefused as problem:
+        messages.error(request, problem.message)
+        return _role_groups_page(request, status=400)
+    messages.success(request, f"Deleted role group {group}.")
     return redirect("accounts:role_groups")
 
 
@@ -187,15 +236,19 @@ def role_group_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def api_token_list(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token, secret = services.api_token_create(created_by=request.user, **form.cleaned_data)
-        # Rendered once, never stored or redirected through a URL.
-        tokens = ApiToken.objects.select_related("created_by")
-        return render(
-            request,
-            "settings/api_tokens.html",
-            {"form": ApiTokenForm(), "tokens": tokens, "new_token": token, "secret": secret},
-            status=201,
-        )
+        try:
+            token, secret = services.api_token_create(created_by=request.user, **form.cleaned_data)
+        except ChangeRefused as problem:
+            _refused(form, problem)
+        else:
+            # Rendered once, never stored or redirected through a URL.
+            tokens = ApiToken.objects.select_related("created_by")
+            return render(
+                request,
+                "settings/api_tokens.html",
+                {"form": ApiTokenForm(), "tokens": tokens, "new_token": token, "secret": secret},
+                status=201,
+            )
     tokens = ApiToken.objects.select_related("created_by")
     status = 400 if request.method == "POST" else 200
     return render(
