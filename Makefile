@@ -9,6 +9,10 @@ SERVICES := eval "$$(python3 scripts/devservices.py up)"
 # The Ed25519 key that signs the audit digests (docs/trust.md), created once when missing;
 # var/ is git-ignored. Relative paths are relative to the repository, as in settings.
 AUDIT_SIGNING_KEY ?= var/audit-signing-key.pem
+# Every target here is a local run (the demo, tests, benchmarks and fuzzing on throwaway databases):
+# with DEBUG off, the development SECRET_KEY is accepted only because of this line
+# (config/settings.py, README "Security"). `make run` also sets DEBUG=1.
+export ALLOW_DEVELOPMENT_SECRET_KEY := 1
 
 .PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench soak clean-services
 
@@ -34,7 +38,7 @@ browsers:
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
 run: install $(AUDIT_SIGNING_KEY)
-	@$(SERVICES) && mkdir -p var && \
+	@export DEBUG="$${DEBUG:-1}" && $(SERVICES) && mkdir -p var && \
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  echo "Serving on http://127.0.0.1:8000 — sign in as admin@acme.test / auditdesk-demo (Ctrl-C stops everything)" && \

@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,8 +21,27 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "auditdesk-local-development-key-change-me-in-production")
+# --- Security: DEBUG and SECRET_KEY (SPEC §8.2; README "Security") -----------------------------
+DEBUG = env_bool("DEBUG", False)  # `make run` sets DEBUG=1
+# With DEBUG off, nothing starts on the development key, unless the process is a local run on
+# throwaway data: the test suite (pytest sets PYTEST_VERSION, which the servers and commands
+# that tests start inherit) or the Makefile's tools (ALLOW_DEVELOPMENT_SECRET_KEY=1: `make
+# test`'s check, benchmarks, fuzzing). The key signs sessions and derives AUDIT_MAC_KEY.
+DEVELOPMENT_SECRET_KEY = "auditdesk-local-development-key-change-me-in-production"  # noqa: S105
+SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+if (
+    SECRET_KEY == DEVELOPMENT_SECRET_KEY
+    and not DEBUG
+    and not os.environ.get("PYTEST_VERSION")
+    and not env_bool("ALLOW_DEVELOPMENT_SECRET_KEY", False)
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set (or is the development key) and DEBUG is off: refusing to start. "
+        "Set SECRET_KEY to a long random value, e.g. the output of "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'` "
+        "(or DEBUG=1 for local development only)."
+    )
+# --- end of DEBUG and SECRET_KEY ---------------------------------------------------------------
 # The key of every audit row's MAC (auditlog/mac.py): outside the database, like SECRET_KEY.
 # Unset, it is derived from SECRET_KEY; rotating it leaves sealed rows valid (sealing checks
 # MACs once), so rotate right after a seal.
@@ -54,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "auditlog",
     "accounts",
     "billing",
@@ -63,11 +85,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.security.TrustedProxySchemeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.security.SessionLifetimeMiddleware",
     "auditlog.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -106,9 +131,7 @@ DATABASES = {
         conn_health_checks=True,
     ),
     "owner": dj_database_url.parse(
-        os.environ.get(
-            "DATABASE_OWNER_URL", "postgres://auditdesk_owner@127.0.0.1:5432/auditdesk"
-        ),
+        os.environ.get("DATABASE_OWNER_URL", "postgres://auditdesk_owner@127.0.0.1:5432/auditdesk"),
         conn_max_age=_CONN_MAX_AGE,
         conn_health_checks=True,
     ),
@@ -171,8 +194,45 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
+# --- Security: HTTPS, Content-Security-Policy, sessions (SPEC §8.2; README "Security") --------
+# Each HTTPS setting comes from the environment variable of the same name. All are off by
+# default so that `make run` and the tests work over plain HTTP; README "Security" gives the
+# production values, and `manage.py check --deploy` warns about any left off.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Behind a proxy that terminates TLS, its X-Forwarded-Proto tells whether the client used HTTPS;
+# it is believed only from TRUSTED_PROXIES (config/security.py drops it from anyone else).
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# No inline script, style or event handler anywhere: templates load static files only, so the
+# policy needs no 'unsafe-inline' (the Swagger UI page adds its own stylesheet's needs in
+# config/urls.py). Framing stays with X-Frame-Options: DENY, SAMEORIGIN for the volume strip.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+    },
+}
+
+# A sign-in lasts at most SESSION_COOKIE_AGE (12 h) and ends after SESSION_IDLE_TIMEOUT_SECONDS
+# (30 min) without a request from the browser (config/security.py): Django's own expiry moves
+# forward each time the session is saved, so it bounds neither.
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))
+SESSION_IDLE_TIMEOUT_SECONDS = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", "1800"))
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# --- end of HTTPS, Content-Security-Policy, sessions -------------------------------------------
 
 CACHES = {
     "default": {

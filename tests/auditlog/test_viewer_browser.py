@@ -79,6 +79,39 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+def watch_csp(page: Any) -> list[str]:
+    """Every Content-Security-Policy violation in any frame of the page, from the console and
+    from `securitypolicyviolation` events, and every document served without the header."""
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    def on_response(response: Any) -> None:
+        if response.request.resource_type == "document" and not response.headers.get(
+            "content-security-policy"
+        ):
+            problems.append(f"no Content-Security-Policy header on {response.url}")
+
+    def on_violation(text: str) -> None:
+        problems.append(text)
+
+    page.on("console", on_console)
+    page.on("response", on_response)
+    page.expose_function("reportCspViolation", on_violation)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation("
+        "`${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`));"
+    )
+    return problems
+
+
+def assert_no_csp_violation(page: Any, problems: list[str]) -> None:
+    page.wait_for_timeout(250)  # lets the last events arrive
+    assert problems == [], f"Content-Security-Policy: {problems}"
+
+
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(
@@ -86,7 +119,9 @@ def page(chromium: Any) -> Iterator[Any]:
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    csp_problems = watch_csp(page)
     yield page
+    assert_no_csp_violation(page, csp_problems)
     context.close()
 
 

@@ -13,7 +13,14 @@ from django.utils import timezone
 from accounts.tenancy import tenant
 from auditlog.context import Actor
 from settings_app import services as settings
-from tests.auditlog.test_viewer_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.auditlog.test_viewer_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    assert_no_csp_violation,
+    sign_in,
+    watch_csp,
+)
 from tests.insights.conftest import local
 from tests.insights.helpers import at, lapse, make_agent
 from worksession import services
@@ -45,7 +52,9 @@ def page(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
+    csp_problems = watch_csp(page)
     yield page
+    assert_no_csp_violation(page, csp_problems)
     context.close()
 
 
