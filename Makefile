@@ -14,7 +14,7 @@ AUDIT_SIGNING_KEY ?= var/audit-signing-key.pem
 # (config/settings.py, README "Security"). `make run` also sets DEBUG=1.
 export ALLOW_DEVELOPMENT_SECRET_KEY := 1
 
-.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench soak clean-services
+.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench bench-integrity soak clean-services
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -77,8 +77,16 @@ bench-export: install
 bench: install
 	@$(SERVICES) && SCALE="$(SCALE)" $(PY) bench/scale.py $(BENCH_ARGS)
 
+# Sealing with signed digests (events/s), GET /api/v1/audit-integrity/ after sealing and after a
+# verification pass, and scripts/verify_export.py on the largest organisation's export, at 1M
+# and 10M events (reusing bench-viewer's 10M database when it fits), worst of three runs; then
+# bench-recorder's ratios three times. Long: the loads, if needed, and the sealing take hours.
+bench-integrity: install $(AUDIT_SIGNING_KEY)
+	@$(SERVICES) && $(PY) bench/integrity.py $(BENCH_ARGS)
+
 # 8 writers × 10,000 audited changes while PostgreSQL restarts and Redis stops, on servers of
-# its own (spare ports, started by devservices); checks every row and the hash chains. Minutes.
+# its own (spare ports, started by devservices, with the two logins); checks every row, the sealed
+# chains against the signed digest files, and that the app login is refused. Minutes.
 soak: install
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
