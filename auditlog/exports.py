@@ -38,15 +38,15 @@ _IP = """host("ip_address")"""
 
 # CSV columns: SPEC section 3's fields with performed_by and subject flattened. JSON values
 # (before, after, metadata) are JSON text, so a string, a list and null stay distinguishable.
-CSV_COLUMNS: tuple[tuple[str, str], ...] = (
+_CSV_VALUES: tuple[tuple[str, str], ...] = (
     ("id", '"id"::text'),
     ("occurred_at", _TIMESTAMP),
     ("event_type", '"event_type"'),
     ("action", '"action"'),
     ("section", '"section"'),
     ("property", '"property"'),
-    ("before", '"before"::text'),
-    ("after", '"after"::text'),
+    ("before", '"before"'),
+    ("after", '"after"'),
     ("performed_by_type", '"actor_type"'),
     ("performed_by_id", '"actor_id"'),
     ("performed_by_name", '"actor_name"'),
@@ -57,7 +57,16 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ip_address", _IP),
     ("user_agent", '"user_agent"'),
     ("request_id", '"request_id"'),
-    ("metadata", '"metadata"::text'),
+    ("metadata", '"metadata"'),
+)
+# Formatted here from typed values, they cannot start with = + - @ tab or CR: an identity
+# (positive), a timestamp, a UUID, an IP address (a digit, a hex digit or ':').
+_TYPED_CELLS = frozenset({"id", "occurred_at", "change_id", "ip_address"})
+# Every other cell, streamed and background alike, is made by `audit_csv_cell` (migration
+# 0013): one starting with = + - @ tab or CR gets a leading ' so a spreadsheet shows it
+# instead of evaluating it (OWASP). JSON cells too: a negative number is written '-5.
+CSV_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (name, sql if name in _TYPED_CELLS else f"audit_csv_cell({sql})") for name, sql in _CSV_VALUES
 )
 CSV_HEADER = (",".join(name for name, _ in CSV_COLUMNS) + "\r\n").encode()
 
