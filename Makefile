@@ -16,10 +16,15 @@ export ALLOW_DEVELOPMENT_SECRET_KEY := 1
 
 .PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench bench-integrity soak clean-services
 
-$(STAMP): pyproject.toml
+# Exactly uv.lock's versions, each file checked against the lock's SHA-256 (README, "Updating
+# dependencies"); uv itself comes from PyPI pinned by hash. --locked stops on a pyproject.toml
+# edited without `uv lock`; --inexact leaves pip and anything else already in the venv. The
+# project's code runs from the checkout (packages = []): only its dependencies are installed.
+$(STAMP): pyproject.toml uv.lock requirements-uv.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements-uv.txt
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv sync --quiet \
+	  --locked --inexact --no-install-project --extra dev
 	touch $(STAMP)
 
 install: $(STAMP)
