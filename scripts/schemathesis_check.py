@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote, urlsplit
 
 import psycopg
@@ -78,6 +79,19 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> N
     raise SystemExit(f"the server did not answer {url} within {seconds}s")
 
 
+def print_server_errors(log: "IO[bytes]", limit: int = 3000) -> None:
+    """The server's errors (5xx tracebacks), not its WARNING line per 4xx, after the report."""
+    log.seek(0)
+    lines = log.read().decode(errors="replace").splitlines()
+    errors = [line for line in lines if " WARNING " not in line]
+    text = "\n".join(errors)[-limit:]
+    print(
+        f"\ngunicorn: {len(lines) - len(errors)} warning lines (4xx) not shown; other output:\n"
+        + (text or "(none)"),
+        file=sys.stderr,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=25, help="per operation")
@@ -114,6 +128,7 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
     }
     server = None
+    server_log = tempfile.TemporaryFile()
     try:
         manage(env, "migrate", "--noinput", "-v0")
         org_id = manage(
@@ -159,6 +174,10 @@ def main() -> int:
             ],
             cwd=ROOT,
             env=env,
+            # The app's log (a WARNING per 4xx, thousands of them) goes to a file: printed
+            # after schemathesis' report it would push that report out of any tail.
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
         schema_url = f"http://127.0.0.1:{port}/api/schema/"
         wait_until_up(schema_url, server)
@@ -191,12 +210,15 @@ def main() -> int:
         # Its working files (.schemathesis/) go to a scratch folder, not the repository.
         scratch = tempfile.mkdtemp(prefix="schemathesis-")
         try:
-            return subprocess.run(command, cwd=scratch, env=env, timeout=args.timeout).returncode  # noqa: S603
+            code = subprocess.run(command, cwd=scratch, env=env, timeout=args.timeout).returncode  # noqa: S603
         except subprocess.TimeoutExpired:
             print(f"schemathesis did not finish within {args.timeout}s", file=sys.stderr)
-            return 1
+            code = 1
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        if code != 0:
+            print_server_errors(server_log)
+        return code
     finally:
         if server is not None and server.poll() is None:
             server.send_signal(signal.SIGTERM)
@@ -204,6 +226,7 @@ def main() -> int:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
+        server_log.close()
         shutil.rmtree(export_dir, ignore_errors=True)
         shutil.rmtree(digest_dir, ignore_errors=True)
         if not args.keep_db:
