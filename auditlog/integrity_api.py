@@ -10,7 +10,7 @@ scripts/verify_export.py.
 
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -118,6 +118,12 @@ class DigestSerializer(serializers.Serializer):
     signature = serializers.CharField()
 
 
+class DigestPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null.")
+    results = DigestSerializer(many=True)
+
+
 class DigestPagination(CursorPagination):
     ordering = "seq"
     page_size = 100
@@ -131,8 +137,12 @@ class AuditDigestListView(AuditApiView):
         summary="List the organisation's signed digests, oldest first",
         description="One digest per seal, and a tombstone per retention purge, each signed "
         "with Ed25519 (docs/trust.md). `/download/` gives them all as one JSON array.",
-        parameters=[RETRY_AFTER],
-        responses={200: DigestSerializer(many=True), **COMMON_ERRORS},
+        parameters=[
+            OpenApiParameter("cursor", str, description="From `next` or `previous`."),
+            OpenApiParameter("page_size", int, description="1 to 1,000 (default 100)."),
+            RETRY_AFTER,
+        ],
+        responses={200: DigestPageSerializer, **COMMON_ERRORS},
         tags=["audit"],
     )
     def get(self, request: Request) -> Response:
