@@ -32,14 +32,21 @@ ACTOR_TYPES: dict[str, str] = {
     "business_rule": "Business rule",
     "queue_router": "Queue router",
     "api": "API",
+    # A failed sign-in: nobody is signed in, so nobody can be named (SPEC 8.3).
+    "anonymous": "Anonymous",
 }
 
+# The Kind sub-filter's values: a settings section's subject type, except where SPEC 8.3
+# spells the kind differently (KIND_SUBJECT_TYPES).
 SETTINGS_KINDS: dict[str, str] = {
     "search": "Searches",
     "shortcut": "Shortcuts",
     "business_rule": "Business Rule",
     "support_access": "Support Access",
+    "organisation": "Organisation",
+    "workflow": "Workflow",
 }
+KIND_SUBJECT_TYPES: dict[str, str] = {"organisation": "organization"}
 
 REDACTED = "[redacted]"
 
@@ -106,11 +113,12 @@ SECTIONS: tuple[Section, ...] = (
         "business_rule",
     ),
     # The organisation's own settings; `retention_days` (metadata.event_type for one type's)
-    # is the retention policy the purge applies once the change is sealed.
+    # is the retention policy the purge applies once the change is sealed. `create` when the
+    # organisation is provisioned, `delete` if a platform operator removes it.
     Section(
         "Organisation",
         "settings",
-        ("update",),
+        ("create", "update", "delete"),
         ("name", "time_zone", "retention_days", "heartbeat_grace_seconds"),
         "organization",
     ),
@@ -120,6 +128,14 @@ SECTIONS: tuple[Section, ...] = (
         ("create", "update", "delete"),
         ("enabled", "access_level", "expires_at"),
         "support_access",
+    ),
+    # The scheduled workflows' settings (the close workflow's switch and idle days).
+    Section(
+        "Workflow",
+        "settings",
+        ("create", "update", "delete"),
+        ("enabled", "idle_days"),
+        "workflow",
     ),
     Section(
         "Work Session",
@@ -167,6 +183,10 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "customer": 90,
 }
 SESSION_RETENTION_DAYS = 90
+# What an organisation may choose, per event type or for all: at least a day, at most ten
+# years (longer than the defaults is allowed: the purge and partition drops honour it).
+RETENTION_DAYS_MIN = 1
+RETENTION_DAYS_MAX = 3650
 
 
 def sections_for(event_type: str) -> tuple[Section, ...]:
@@ -175,3 +195,8 @@ def sections_for(event_type: str) -> tuple[Section, ...]:
 
 def section(name: str) -> Section:
     return SECTIONS_BY_NAME[name]
+
+
+def kind_subject_type(kind: str) -> str:
+    """The subject type of a Kind sub-filter value (`organisation` -> `organization`)."""
+    return KIND_SUBJECT_TYPES.get(kind, kind)

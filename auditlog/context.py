@@ -31,6 +31,8 @@ class Actor:
 
 
 SYSTEM = Actor.system()
+# Whoever tries to sign in and fails: not signed in, so not anyone the record can name.
+ANONYMOUS = Actor("anonymous", None, "Unknown")
 
 
 @dataclass(frozen=True, slots=True)

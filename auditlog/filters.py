@@ -257,7 +257,7 @@ class SubjectUserFilter(IdFilter):
 
 class KindFilter(ChoiceFilter):
     def apply(self, qs: AuditEventQuerySet, value: str) -> AuditEventQuerySet:
-        return qs.filter(event_type="settings", subject_type=value)
+        return qs.filter(event_type="settings", subject_type=catalog.kind_subject_type(value))
 
 
 class IpFilter(_FieldFilter):

@@ -161,12 +161,17 @@ def performed_by_label(event: AuditEvent) -> tuple[str, str]:
         label = name or "Deleted user"
     elif kind == "system":
         label = "System"
-        if (event.metadata or {}).get("reason") == "heartbeat_lapse":
+        reason = (event.metadata or {}).get("reason")
+        if reason == "heartbeat_lapse":
             label = "System (connectivity lapse)"
             last = event.metadata.get("last_heartbeat")
             note = "Heartbeat lapsed" + (f"; last heartbeat {last}" if last else "")
+        elif reason == "expired":
+            label = "System (expired)"
     elif kind == "queue_router":
         label = "Queue router"
+    elif kind == "anonymous":
+        label = "Unknown (not signed in)"
     else:
         prefix = {"business_rule": "Business rule", "workflow": "Workflow", "api": "API"}.get(
             kind, catalog.ACTOR_TYPES.get(kind, kind)

@@ -8,7 +8,9 @@ writes them in the same transaction as the change (see auditlog/db/base.py).
 
 import copy
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,6 +97,33 @@ def track(
 
 def tracked(model: type[models.Model]) -> Tracked | None:
     return _registry.get(model)
+
+
+# Facts about why changes happen, added to the metadata of every row recorded in a `noting()` block.
+_notes: ContextVar[dict[str, Any] | None] = ContextVar("audit_notes", default=None)
+
+
+@contextmanager
+def noting(**metadata: Any) -> Iterator[None]:
+    """Rows recorded inside the block carry `metadata` too (e.g. `reason="expired"`)."""
+    token = _notes.set({**(_notes.get() or {}), **metadata})
+    try:
+        yield
+    finally:
+        _notes.reset(token)
+
+
+def _with_notes(metadata: dict | None) -> dict | None:
+    notes = _notes.get()
+    return {**notes, **(metadata or {})} if notes else metadata
+
+
+def rebase(instance: models.Model) -> None:
+    """Take an audited instance's current values as its recorded state: its next save records
+    only what changes after this. For a change that is not one (a password hash re-made)."""
+    spec = _registry.get(type(instance))
+    if spec is not None:
+        _take_snapshot(spec, instance)
 
 
 class AuditedQuerySet(models.QuerySet):
@@ -304,6 +333,7 @@ def _rows(
     change_id = uuid.uuid4()
     subject_id = str(instance.pk)
     subject_name = spec.subject_name(instance)
+    metadata = _with_notes(metadata)
     metadata_json = to_json(metadata) if metadata else "{}"
     section = spec.section
     return [
@@ -413,6 +443,7 @@ def record(
     change_id = uuid.uuid4()
     now = occurred_at or clock.now()
     rows_of_changes = list(changes) if changes is not None else [(property, before, after)]
+    metadata = _with_notes(metadata)
     metadata_json = to_json(metadata) if metadata else "{}"
     rows = [
         (

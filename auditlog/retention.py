@@ -2,9 +2,11 @@
 
 The policy in force is one the log itself vouches for. Effective retention of a section =
 the catalog's default (90 days for session, work-session, conversation and customer events,
-365 for the rest), lowered only by a **sealed** `Organisation` / `retention_days` event whose
-MAC verified when it was sealed (`retention_set()` records it; metadata.event_type for one
-type's retention, none for the organisation-wide bound). The tables the application writes
+365 for the rest), or the organisation's choice for its event type, capped by the
+organisation-wide limit; a choice counts only as a **sealed** `Organisation` /
+`retention_days` event whose MAC verified when it was sealed (`retention_set()` records it,
+within catalog.RETENTION_DAYS_MIN..MAX; metadata.event_type for one type's retention, none
+for the organisation-wide limit). The tables the application writes
 (Organization.audit_retention_days, AuditRetention) are a display copy: lowering them with
 SQL alone, without that sealed record, purges nothing. While a retention change is waiting
 to be sealed, the organisation is not purged at all.
@@ -63,8 +65,15 @@ def retention_set(org: Any, days: int, *, event_type: str | None = None) -> None
     the audited `Organisation` / `retention_days` event the purge will act on once sealed."""
     from auditlog import recorder
 
-    if not isinstance(days, int) or days < 1:
-        raise ValueError("retention must be a whole number of days, at least 1")
+    if (
+        not isinstance(days, int)
+        or isinstance(days, bool)
+        or not catalog.RETENTION_DAYS_MIN <= days <= catalog.RETENTION_DAYS_MAX
+    ):
+        raise ValueError(
+            "retention must be a whole number of days, "
+            f"{catalog.RETENTION_DAYS_MIN} to {catalog.RETENTION_DAYS_MAX}"
+        )
     if event_type is not None and event_type not in catalog.EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     with context.use(org_id=org.pk), transaction.atomic():
