@@ -1,7 +1,8 @@
 """Sign-in: the authentication backend, and django-axes' lockout handler with a limit per lockout.
 
-The backend signs people in as Django's ModelBackend does and reads the signed-in user with
-their organisation and role group in one query, as every page checks both.
+The backend signs people in as Django's ModelBackend does, notes on the request why a
+sign-in failed (for the `login_failed` row), and reads the signed-in user with their
+organisation and role group in one query, as every page checks both.
 """
 
 from typing import Any
@@ -14,8 +15,37 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Sum
 
+# The request attribute naming why the password check refused a sign-in; absent when the
+# check never ran (django-axes refused the locked-out attempt first).
+SIGNIN_FAILURE = "auditdesk_signin_failure"
+
 
 class UserBackend(ModelBackend):
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> Any:
+        """ModelBackend.authenticate, step for step, noting the failure's reason."""
+        model = get_user_model()
+        if username is None:
+            username = kwargs.get(model.USERNAME_FIELD)
+        if username is None or password is None:
+            return None
+        try:
+            user = model._default_manager.get_by_natural_key(username)
+        except model.DoesNotExist:
+            model().set_password(password)  # as long as for a real account (timing)
+            failure = "unknown_email"
+        else:
+            if not user.check_password(password):
+                failure = "wrong_password"
+            elif not self.user_can_authenticate(user):
+                failure = "inactive"
+            else:
+                return user
+        if request is not None:
+            setattr(request, SIGNIN_FAILURE, failure)
+        return None
+
     def get_user(self, user_id: Any) -> Any:
         model = get_user_model()
         try:

@@ -21,6 +21,11 @@ class EmailAuthenticationForm(AuthenticationForm):
         "inactive": "This account is inactive.",
     }
 
+    def clean_username(self) -> str:
+        # Addresses are stored in lower case: "Ada@Acme.test" is the same account, for the
+        # password check, the lockout's count and the audit row alike.
+        return self.cleaned_data["username"].strip().lower()
+
 
 class UserForm(forms.Form):
     name = forms.CharField(max_length=200)

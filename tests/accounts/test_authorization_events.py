@@ -70,15 +70,23 @@ def test_failed_sign_in_is_recorded_without_revealing_which_accounts_exist(org, 
 
     (row,) = audit_rows(org, section="Session")
     assert compact(
-        [row], "action", "actor_type", "actor_id", "subject_id", "ip_address", "user_agent"
-    ) == [("login_failed", "user", str(agent.pk), str(agent.pk), IP, UA)]
-    assert row["metadata"] == {"email": "agent@acme.test"}
+        [row],
+        "action",
+        "actor_type",
+        "actor_id",
+        "actor_name",
+        "subject_id",
+        "ip_address",
+        "user_agent",
+    ) == [("login_failed", "anonymous", None, "Unknown", str(agent.pk), IP, UA)]
+    assert row["metadata"] == {"email_tried": "agent@acme.test", "reason": "wrong_password"}
     # The unknown email belongs to no organisation: kept for platform operators, seen by no tenant.
     # The application's login cannot read it at all; the owner's reads the platform chain.
     with context.use(org_id=None):
         assert not AuditEvent.objects.filter(org_id=None).exists()
         orphan = AuditEvent.objects.using("owner").get(org_id=None, action="login_failed")
-    assert orphan.metadata == {"email": "ghost@acme.test"}
+    assert orphan.metadata == {"email_tried": "ghost@acme.test", "reason": "unknown_email"}
+    assert (orphan.actor_type, orphan.actor_id, orphan.actor_name) == ("anonymous", None, "Unknown")
     assert orphan.subject_id is None and orphan.ip_address == IP
 
 
@@ -97,6 +105,7 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(org, age
     lockouts = [row for row in rows if row["action"] == "lockout"]
     assert lockouts, "no lockout row"
     assert lockouts[0]["subject_id"] == str(agent.pk)
+    assert lockouts[0]["actor_type"] == "system"
     assert lockouts[0]["metadata"]["failed_attempts"] == settings.AXES_FAILURE_LIMIT
     assert "unlock_at" in lockouts[0]["metadata"]
     assert not any(row["action"] == "login" for row in rows)
