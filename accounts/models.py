@@ -2,6 +2,7 @@
 
 import zoneinfo
 
+from django.contrib.auth import hashers
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -9,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.tenancy import TenantManager, TenantModel, TenantQuerySet
-from auditlog import context
+from auditlog import context, recorder
 from auditlog.recorder import AuditedModel
 
 
@@ -119,6 +120,27 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
         if self.org_id is None and not self.is_superuser:
             self.org_id = context.current().org_id
         super().save(*args, **kwargs)
+
+    def check_password(self, raw_password: str) -> bool:
+        """As Django's, except that re-hashing the password at sign-in (a newer hasher or
+        more iterations) is recorded as what it is: no change of password, so no row."""
+
+        def rehash(raw: str) -> None:
+            self.set_password(raw)
+            self._password = None  # not a password change (no password_changed())
+            recorder.rebase(self)
+            self.save(update_fields=["password"])
+
+        return hashers.check_password(raw_password, self.password, rehash)
+
+    async def acheck_password(self, raw_password: str) -> bool:
+        async def rehash(raw: str) -> None:
+            self.set_password(raw)
+            self._password = None
+            recorder.rebase(self)
+            await self.asave(update_fields=["password"])
+
+        return await hashers.acheck_password(raw_password, self.password, rehash)
 
     def has_org_perm(self, code: str) -> bool:
         if not self.is_active or self.role_group_id is None:
