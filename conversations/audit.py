@@ -1,8 +1,9 @@
-"""What conversations records: customers and conversations (sections "Customer", "Conversation")."""
+"""What conversations records: customers, conversations and the close workflow's settings
+(sections "Customer", "Conversation", "Workflow")."""
 
 from accounts.models import User
 from auditlog.recorder import track
-from conversations.models import Conversation, Customer
+from conversations.models import Conversation, Customer, WorkflowSettings
 
 
 def _user_name(user_id: int) -> str:
@@ -31,4 +32,10 @@ track(
     fields=("subject", "customer", "status", "priority", "tags", "queue", "assigned_to"),
     subject_name=lambda conversation: conversation.subject,
     display={"assigned_to": _user_name, "customer": _customer_name},
+)
+track(
+    WorkflowSettings,
+    section="Workflow",
+    fields=("enabled", "idle_days"),
+    subject_name=str,
 )

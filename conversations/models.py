@@ -74,7 +74,7 @@ class Conversation(AuditedModel, TenantModel):
         return self.STATUS_CHOICES.get(self.status, self.status)
 
 
-class WorkflowSettings(TenantModel):
+class WorkflowSettings(AuditedModel, TenantModel):
     """The organisation's scheduled workflow that closes idle and overslept conversations."""
 
     enabled = models.BooleanField(

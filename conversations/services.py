@@ -326,7 +326,12 @@ def _run_business_rules(conversation: Conversation) -> None:
 
 
 def workflow_settings() -> WorkflowSettings:
-    settings, _ = WorkflowSettings.objects.get_or_create(org_id=context.current().org_id)
+    """The organisation's workflow settings, made with the defaults on first use: by the
+    platform (`system`), not by whoever happened to open the page or run the workflow first."""
+    settings = WorkflowSettings.objects.first()
+    if settings is None:
+        with context.use(actor=context.SYSTEM):
+            settings, _ = WorkflowSettings.objects.get_or_create(org_id=context.current().org_id)
     return settings
 
 
