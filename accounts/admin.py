@@ -9,6 +9,9 @@ from accounts.models import ApiToken, Organization, RoleGroup, User
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "time_zone", "created_at")
     search_fields = ("name", "slug")
+    # A copy of the audited retention policy: changed by retention_set (Settings > Organisation)
+    # only, which records the event the purge acts on.
+    readonly_fields = ("audit_retention_days",)
 
 
 @admin.register(User)

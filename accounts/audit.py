@@ -1,6 +1,6 @@
-"""What accounts records: users, role groups and API tokens (section names from the catalog)."""
+"""What accounts records: organisations, users, role groups and API tokens (catalog sections)."""
 
-from accounts.models import ApiToken, RoleGroup, User
+from accounts.models import ApiToken, Organization, RoleGroup, User
 from auditlog.recorder import track
 
 
@@ -24,4 +24,12 @@ track(
 )
 track(
     ApiToken, section="API Token", fields=("name", "scopes"), subject_name=lambda token: token.name
+)
+# Retention (`retention_days`) is not a field here: auditlog.retention.retention_set records it.
+track(
+    Organization,
+    section="Organisation",
+    fields=("name", "time_zone", "heartbeat_grace_seconds"),
+    subject_name=lambda org: org.name,
+    org_of=lambda org: org.pk,
 )

@@ -1,13 +1,23 @@
-"""Forms for sign-in, users, role groups and API tokens; every choice scoped to the organisation."""
+"""Forms for sign-in, the organisation, users, role groups and API tokens; every choice scoped to
+the organisation."""
 
+import zoneinfo
 from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
-from accounts.models import ApiToken, RoleGroup, User
+from accounts.models import (
+    HEARTBEAT_GRACE_SECONDS_MAX,
+    HEARTBEAT_GRACE_SECONDS_MIN,
+    ApiToken,
+    RoleGroup,
+    User,
+)
 from accounts.permissions import PERMISSIONS
+from accounts.selectors import OrganizationSettings
+from auditlog import catalog
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -124,3 +134,91 @@ class ApiTokenForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=list(ApiToken.SCOPES),
     )
+
+
+def _retention_field(**kwargs: Any) -> forms.IntegerField:
+    return forms.IntegerField(
+        min_value=catalog.RETENTION_DAYS_MIN, max_value=catalog.RETENTION_DAYS_MAX, **kwargs
+    )
+
+
+class OrganisationForm(forms.Form):
+    """Settings > Organisation: the organisation's name, time zone, connectivity grace and
+    audit retention (a field per event type, `retention_<event type>`)."""
+
+    name = forms.CharField(max_length=200)
+    time_zone = forms.ChoiceField(
+        choices=[(name, name) for name in sorted(zoneinfo.available_timezones())],
+        help_text="Dates on the Audit Log, reports and expiries are shown in this zone.",
+    )
+    heartbeat_grace_seconds = forms.IntegerField(
+        label="Connectivity grace (seconds)",
+        min_value=HEARTBEAT_GRACE_SECONDS_MIN,
+        max_value=HEARTBEAT_GRACE_SECONDS_MAX,
+        help_text="An Available agent whose workspace is silent this long is set Unavailable.",
+    )
+    retention_days = _retention_field(
+        label="Limit for every type (days)",
+        help_text="No audit event is kept longer than this, whatever its type.",
+    )
+
+    def __init__(self, *args: Any, current: OrganizationSettings, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": current.name,
+                "time_zone": current.time_zone,
+                "heartbeat_grace_seconds": current.heartbeat_grace_seconds,
+                "retention_days": current.retention_days,
+                **{
+                    f"retention_{event_type}": days
+                    for event_type, days in current.retention_by_type.items()
+                },
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.chosen = current.retention_by_type
+        for event_type, label in catalog.EVENT_TYPES.items():
+            default = catalog.DEFAULT_RETENTION_DAYS[event_type]
+            note = f"Default: {default} days"
+            if event_type == "authorization":
+                note += f" ({catalog.SESSION_RETENTION_DAYS} for sign-ins)"
+            self.fields[f"retention_{event_type}"] = _retention_field(
+                label=f"{label} (days)",
+                required=False,
+                help_text=f"{note}. Leave empty for the default.",
+                widget=forms.NumberInput(attrs={"placeholder": str(default)}),
+            )
+
+    def organisation_fields(self) -> list[forms.BoundField]:
+        return [self["name"], self["time_zone"], self["heartbeat_grace_seconds"]]
+
+    def retention_fields(self) -> list[forms.BoundField]:
+        return [self["retention_days"]] + [
+            self[f"retention_{event_type}"] for event_type in catalog.EVENT_TYPES
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for event_type, days in self.chosen.items():
+            name = f"retention_{event_type}"
+            if name in cleaned and cleaned[name] is None:
+                self.add_error(
+                    name, f"Enter a number of days: this type's retention is set ({days} days)."
+                )
+        return cleaned
+
+    def changes(self) -> dict[str, Any]:
+        """The service's keyword arguments: the organisation's values and retention per type."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "time_zone": data["time_zone"],
+            "heartbeat_grace_seconds": data["heartbeat_grace_seconds"],
+            "retention_days": data["retention_days"],
+            "retention_by_type": {
+                event_type: data[f"retention_{event_type}"]
+                for event_type in catalog.EVENT_TYPES
+                if data.get(f"retention_{event_type}") is not None
+            },
+        }

@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from accounts.tenancy import TenantManager, TenantModel, TenantQuerySet
 from auditlog import context, recorder
-from auditlog.recorder import AuditedModel
+from auditlog.recorder import AuditedModel, AuditedQuerySet
+
+# What an organisation may choose for its connectivity grace (Settings > Organisation): at
+# least two of the workspace's 15-second heartbeats, at most an hour.
+HEARTBEAT_GRACE_SECONDS_MIN = 30
+HEARTBEAT_GRACE_SECONDS_MAX = 3600
 
 
 def validate_time_zone(value: str) -> None:
@@ -28,6 +33,9 @@ class Organization(AuditedModel):
     )
     heartbeat_grace_seconds = models.PositiveIntegerField(default=90)
     created_at = models.DateTimeField(default=timezone.now)
+
+    # Audited (section "Organisation"): a bulk update of its settings is recorded too.
+    objects = models.Manager.from_queryset(AuditedQuerySet)()
 
     def __str__(self) -> str:
         return self.name

@@ -117,6 +117,10 @@ class Acting:
                 "which you do not."
             )
 
+    def refuse_unless_administrator(self, what: str) -> None:
+        if self.permissions is not None and not is_administrator(self.permissions):
+            raise ChangeRefused(f"Only an Administrator can change {what}.")
+
     def is_self(self, user: User) -> bool:
         return self.user is not None and self.user.pk == user.pk
 

@@ -8,13 +8,23 @@ context, so no caller can forget to pass the actor and act unchecked.
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import ApiToken, Organization, RoleGroup, User
+from accounts.models import (
+    HEARTBEAT_GRACE_SECONDS_MAX,
+    HEARTBEAT_GRACE_SECONDS_MIN,
+    ApiToken,
+    Organization,
+    RoleGroup,
+    User,
+    validate_time_zone,
+)
 from accounts.permissions import (
     ADMINISTRATOR,
     AGENT,
@@ -27,6 +37,8 @@ from accounts.permissions import (
     keep_an_administrator,
 )
 from accounts.tenancy import tenant
+from auditlog import catalog, retention
+from auditlog.models import AuditRetention
 
 TOKEN_PREFIX = "adk_"  # noqa: S105 - a public marker, not a secret
 
@@ -56,6 +68,82 @@ def organization_create(
                 name=admin_name or "Administrator",
                 role_group=groups[ADMINISTRATOR],
             )
+    return org
+
+
+def _retention_problem(days: int, limit: int | None = None) -> str | None:
+    low, high = catalog.RETENTION_DAYS_MIN, catalog.RETENTION_DAYS_MAX
+    if isinstance(days, bool) or not isinstance(days, int) or not low <= days <= high:
+        return f"Retention is a whole number of days from {low} to {high}."
+    if limit is not None and days > limit:
+        return f"Longer than the organisation's limit for every type ({limit} days)."
+    return None
+
+
+def organization_settings_update(
+    *,
+    org: Organization,
+    name: str | None = None,
+    time_zone: str | None = None,
+    heartbeat_grace_seconds: int | None = None,
+    retention_days: int | None = None,
+    retention_by_type: Mapping[str, int] | None = None,
+) -> Organization:
+    """Settings > Organisation, by an Administrator. Name, time zone and connectivity grace are
+    one `Organisation` change; each changed retention (the limit for every type, or one
+    type's) goes through `retention_set`, whose row is the policy the purge acts on once
+    sealed. None leaves a value alone; refusals are ValidationErrors naming the field
+    (`retention_<event type>` for one type's retention)."""
+    Acting.now().refuse_unless_administrator("the organisation's settings")
+    problems: dict[str, str] = {}
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > Organization._meta.get_field("name").max_length:
+            problems["name"] = "Give the organisation a name of at most 200 characters."
+    if time_zone is not None:
+        try:
+            validate_time_zone(time_zone)
+        except ValidationError as problem:
+            problems["time_zone"] = problem.messages[0]
+    if heartbeat_grace_seconds is not None and (
+        isinstance(heartbeat_grace_seconds, bool)
+        or not isinstance(heartbeat_grace_seconds, int)
+        or not HEARTBEAT_GRACE_SECONDS_MIN <= heartbeat_grace_seconds <= HEARTBEAT_GRACE_SECONDS_MAX
+    ):
+        problems["heartbeat_grace_seconds"] = (
+            f"The grace is {HEARTBEAT_GRACE_SECONDS_MIN} to {HEARTBEAT_GRACE_SECONDS_MAX} seconds."
+        )
+    with transaction.atomic():
+        # Locked: two Administrators saving at once apply one after the other.
+        org = Organization.objects.select_for_update().get(pk=org.pk)
+        limit = org.audit_retention_days if retention_days is None else retention_days
+        if retention_days is not None and (problem := _retention_problem(retention_days)):
+            problems["retention_days"] = problem
+        chosen = dict(
+            AuditRetention.all_tenants.filter(org_id=org.pk).values_list("event_type", "days")
+        )
+        wanted: dict[str, int] = {}
+        for event_type, days in (retention_by_type or {}).items():
+            if event_type not in catalog.EVENT_TYPES:
+                problems["retention_days"] = f"Unknown event type {event_type!r}."
+            elif chosen.get(event_type) != days:
+                if problem := _retention_problem(days, limit):
+                    problems[f"retention_{event_type}"] = problem
+                wanted[event_type] = days
+        if problems:
+            raise ValidationError(problems)
+        for attribute, value in (
+            ("name", name),
+            ("time_zone", time_zone),
+            ("heartbeat_grace_seconds", heartbeat_grace_seconds),
+        ):
+            if value is not None:
+                setattr(org, attribute, value)
+        org.save()  # rows for what changed only
+        if retention_days is not None and retention_days != org.audit_retention_days:
+            retention.retention_set(org, retention_days)
+        for event_type, days in wanted.items():
+            retention.retention_set(org, days, event_type=event_type)
     return org
 
 

@@ -1,4 +1,4 @@
-"""URLs for sign-in and the users, role groups and API token settings."""
+"""URLs for sign-in and the organisation, users, role groups and API token settings."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/", views.settings_index, name="settings"),
+    path("settings/organisation/", views.organisation_settings, name="organisation"),
     path("settings/users/", views.user_list, name="users"),
     path("settings/users/new/", views.user_create, name="user_create"),
     path("settings/users/<int:pk>/", views.user_edit, name="user_edit"),

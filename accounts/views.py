@@ -1,4 +1,4 @@
-"""Sign-in pages and Settings > Users, Role Groups and Security > API Tokens."""
+"""Sign-in pages and Settings > Organisation, Users, Role Groups and Security > API Tokens."""
 
 from typing import Any
 
@@ -6,22 +6,24 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts import services
-from accounts.decorators import org_permission_required
+from accounts import selectors, services
+from accounts.decorators import administrator_required, org_permission_required
 from accounts.forms import (
     ApiTokenForm,
     EmailAuthenticationForm,
     NewUserForm,
+    OrganisationForm,
     PasswordForm,
     RoleGroupForm,
     UserForm,
 )
-from accounts.models import ApiToken, RoleGroup, User
+from accounts.models import ApiToken, Organization, RoleGroup, User
 from accounts.permissions import PERMISSIONS, ChangeRefused
 
 
@@ -61,6 +63,31 @@ def settings_index(request: HttpRequest) -> HttpResponse:
 def _refused(form: forms.Form, problem: ChangeRefused) -> None:
     """Show a service's refusal on the field it concerns, or above the form."""
     form.add_error(problem.field if problem.field in form.fields else None, problem.message)
+
+
+@administrator_required
+def organisation_settings(request: HttpRequest) -> HttpResponse:
+    org = Organization.objects.get(pk=request.user.org_id)
+    form = OrganisationForm(request.POST or None, current=selectors.organization_settings(org))
+    if request.method == "POST" and form.is_valid():
+        if not form.has_changed():
+            messages.info(request, "Nothing to change.")
+            return redirect("accounts:organisation")
+        try:
+            services.organization_settings_update(org=org, **form.changes())
+        except ValidationError as problem:
+            form.add_error(None, problem)
+        except ChangeRefused as problem:
+            _refused(form, problem)
+        else:
+            messages.success(request, "Saved the organisation's settings.")
+            return redirect("accounts:organisation")
+    return render(
+        request,
+        "settings/organisation.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def _users_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:

@@ -6,7 +6,7 @@ import pytest
 
 from settings_app import services
 from settings_app.models import SavedSearch, Shortcut
-from tests.settings_app.helpers import one_change, rows, settings_rows
+from tests.settings_app.helpers import PAGE_SECTIONS, one_change, rows, settings_rows
 
 OPEN_URGENT = {
     "match": "all",
@@ -44,7 +44,7 @@ def test_administrator_creates_a_search(org, admin, admin_client):
     assert response.status_code == 302, response.content.decode()
     search = SavedSearch.objects.get()
     who = ("user", str(admin.pk), "Acme Admin", "search", str(search.pk), "Urgent and open")
-    assert rows(org, event_type="settings") == [
+    assert rows(org, event_type="settings", section__in=PAGE_SECTIONS) == [
         ("settings", "create", "Search", "name", None, "Urgent and open", *who),
         ("settings", "create", "Search", "criteria", None, OPEN_URGENT, *who),
         ("settings", "create", "Search", "columns", None, ["subject", "priority"], *who),
@@ -148,7 +148,7 @@ def test_administrator_creates_a_shortcut(org, admin, admin_client):
     assert response.status_code == 302
     shortcut = Shortcut.objects.get()
     who = ("user", str(admin.pk), "Acme Admin", "shortcut", str(shortcut.pk), "Refund sent")
-    assert rows(org, event_type="settings") == [
+    assert rows(org, event_type="settings", section__in=PAGE_SECTIONS) == [
         ("settings", "create", "Shortcut", "name", None, "Refund sent", *who),
         ("settings", "create", "Shortcut", "text", None, "We have sent your refund.", *who),
         ("settings", "create", "Shortcut", "category", None, "Billing", *who),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from settings_app import services
 from settings_app.models import SupportAccess
-from tests.settings_app.helpers import one_change, rows, settings_rows
+from tests.settings_app.helpers import PAGE_SECTIONS, one_change, rows, settings_rows
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 URL = "/settings/support-access/"
@@ -55,7 +55,7 @@ def test_administrator_grants_access(paris, admin, admin_client):
     grant = SupportAccess.objects.get()
     assert grant.expires_at == expires
     who = ("user", str(admin.pk), "Acme Admin", "support_access", str(grant.pk), "Ticket 4821")
-    assert rows(paris, event_type="settings") == [
+    assert rows(paris, event_type="settings", section__in=PAGE_SECTIONS) == [
         ("settings", "create", "Support Access", "enabled", None, True, *who),
         ("settings", "create", "Support Access", "access_level", None, "full", *who),
         ("settings", "create", "Support Access", "expires_at", None, iso_utc(expires), *who),
@@ -77,7 +77,7 @@ def test_administrator_changes_level_and_expiry(paris, admin, admin_client, gran
     )
     assert response.status_code == 302, response.content.decode()
     who = ("user", str(admin.pk), "Acme Admin", "support_access", str(grant.pk), "Ticket 4821")
-    assert rows(paris, action="update") == [
+    assert rows(paris, section="Support Access", action="update") == [
         ("settings", "update", "Support Access", "access_level", "read_only", "full", *who),
         (
             "settings",
@@ -112,12 +112,12 @@ def test_administrator_revokes_access(paris, admin, admin_client, grant):
     grant.refresh_from_db()
     assert grant.enabled is False and grant.state == "Revoked"
     who = ("user", str(admin.pk), "Acme Admin", "support_access", str(grant.pk), "Ticket 4821")
-    assert rows(paris, action="update") == [
+    assert rows(paris, section="Support Access", action="update") == [
         ("settings", "update", "Support Access", "enabled", True, False, *who),
     ]
     # Revoking again is harmless and records nothing more.
     admin_client.post(f"{URL}{grant.pk}/revoke/")
-    assert len(rows(paris, action="update")) == 1
+    assert len(rows(paris, section="Support Access", action="update")) == 1
 
 
 def test_revoke_needs_a_post(paris, admin_client, grant):
@@ -131,7 +131,7 @@ def test_administrator_deletes_a_grant(paris, admin, admin_client, grant):
     assert admin_client.post(f"{URL}{grant.pk}/delete/").status_code == 302
     assert not SupportAccess.objects.exists()
     who = ("user", str(admin.pk), "Acme Admin", "support_access", str(grant.pk), "Ticket 4821")
-    assert rows(paris, action="delete") == [
+    assert rows(paris, section="Support Access", action="delete") == [
         ("settings", "delete", "Support Access", "enabled", True, None, *who),
         ("settings", "delete", "Support Access", "access_level", "read_only", None, *who),
         ("settings", "delete", "Support Access", "expires_at", iso_utc(expiry), None, *who),
@@ -149,7 +149,7 @@ def test_re_enabling_a_revoked_grant_is_recorded(paris, admin_client, grant):
             "enabled": "on",
         },
     )
-    assert [row[3:6] for row in rows(paris, action="update")] == [
+    assert [row[3:6] for row in rows(paris, section="Support Access", action="update")] == [
         ("enabled", True, False),
         ("enabled", False, True),
     ]
