@@ -397,3 +397,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 # ---- End of the application security block.
+
+# ---- A complete and truthful record (SPEC §8.3): support access ends by itself at its
+# ---- expiry, disabled by `system` with metadata.reason "expired" (settings_app/tasks.py).
+CELERY_BEAT_SCHEDULE["support-access-expire"] = {
+    "task": "settings_app.tasks.support_access_expire_all",
+    "schedule": 60.0,
+}
+# ---- End of the complete-record block.

@@ -92,7 +92,8 @@ class SupportAccess(AuditedModel, TenantModel):
     """A grant letting the vendor's support staff into this organisation until `expires_at`.
 
     Revoking sets `enabled` to false (an `update` row), so the grant's history stays listed;
-    deleting removes the record itself (a `delete` row).
+    so does its expiry, by `system` (settings_app.tasks); deleting removes the record itself
+    (a `delete` row).
     """
 
     READ_ONLY = "read_only"
@@ -119,6 +120,7 @@ class SupportAccess(AuditedModel, TenantModel):
 
     @property
     def state(self) -> str:
-        if not self.enabled:
-            return "Revoked"
-        return "Active" if self.expires_at > timezone.now() else "Expired"
+        # Expired before Revoked: the expiry task disables a grant when it expires.
+        if self.expires_at <= timezone.now():
+            return "Expired"
+        return "Active" if self.enabled else "Revoked"

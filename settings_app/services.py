@@ -1,4 +1,4 @@
-"""Every write to searches, shortcuts, business rules and support access.
+"""Every write to searches, shortcuts, business rules and support access (its expiry too).
 
 Services validate what they store (criteria, actions, columns, names) and raise
 django.core.exceptions.ValidationError with a message a form or API can show; the
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from auditlog import clock
+from auditlog import clock, context, recorder
 from settings_app.criteria import validate_actions, validate_criteria
 from settings_app.models import SEARCH_COLUMNS, BusinessRule, SavedSearch, Shortcut, SupportAccess
 
@@ -262,3 +262,25 @@ def support_access_revoke(*, grant: SupportAccess) -> SupportAccess:
 
 def support_access_delete(*, grant: SupportAccess) -> None:
     grant.delete()
+
+
+def support_access_expire() -> list[int]:
+    """Disable the current organisation's grants past their expiry: an `enabled` true -> false
+    row performed by `system` with metadata.reason "expired". Returns the grants' ids.
+
+    Grants another transaction holds (an Administrator editing one) wait for the next run.
+    """
+    expired: list[int] = []
+    with (
+        context.use(actor=context.SYSTEM),
+        recorder.noting(reason="expired"),
+        transaction.atomic(),
+    ):
+        grants = SupportAccess.objects.select_for_update(skip_locked=True).filter(
+            enabled=True, expires_at__lte=clock.now()
+        )
+        for grant in grants.order_by("expires_at", "pk"):
+            grant.enabled = False
+            grant.save(update_fields=["enabled"])
+            expired.append(grant.pk)
+    return expired
