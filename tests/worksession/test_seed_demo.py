@@ -22,6 +22,8 @@ SPEC_SECTIONS = {
     "Shortcut",
     "Business Rule",
     "Support Access",
+    "Organisation",
+    "Workflow",
     "Work Session",
     "Conversation",
     "Customer",
@@ -59,6 +61,13 @@ def test_seed_demo_builds_a_history_with_every_event_type_section_and_performer(
         assert events.filter(action="assign", metadata__over_capacity=True).exists()
         assert events.filter(action="assign", actor_type="queue_router").count() > 50
         assert events.filter(section="Conversation", actor_type="business_rule").count() > 20
+        # SPEC 8.3: failed sign-ins by nobody, an expiry by the system, both settings sections.
+        assert not events.filter(action="login_failed").exclude(actor_type="anonymous").exists()
+        assert events.filter(
+            section="Support Access", actor_type="system", metadata__reason="expired"
+        ).exists()
+        assert events.filter(section="Organisation", action="update", actor_type="user").exists()
+        assert events.filter(section="Workflow", action="update", actor_type="user").exists()
 
         agents = User.objects.filter(is_active=True, role_group__name__in=["Agent", "Team Lead"])
         assert agents.count() == 10

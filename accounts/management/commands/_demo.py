@@ -717,6 +717,7 @@ class DemoHistory:
                 shortcut=self.shortcuts["Refund policy"],
                 text="Refunds reach your card within 3 to 5 working days.",
             ),
+            4: self.widen_connectivity_grace,
             5: lambda: self.admin_does(
                 settings_app.search_update,
                 search=self.searches["urgent"],
@@ -735,6 +736,11 @@ class DemoHistory:
             10: lambda: self.admin_does(
                 settings_app.business_rule_update, rule=self.rules["enterprise"], enabled=False
             ),
+            11: lambda: self.admin_does(
+                accounts.organization_settings_update,
+                org=self.org,
+                retention_by_type={"customer": 180},
+            ),
             12: lambda: self.admin_does(
                 settings_app.business_rule_update,
                 rule=self.rules["enterprise"],
@@ -749,6 +755,7 @@ class DemoHistory:
             16: self.forget_a_customer,
             17: self.lockout_attempt,
             18: self.hire_temp,
+            19: self.grant_short_support_access,
             20: lambda: self.admin_does(billing.plan_change, plan="business"),
             21: self.deactivate_temp,
             22: self.rotate_warehouse_token,
@@ -800,6 +807,26 @@ class DemoHistory:
             access_level="read_only",
             expires_at=self._expiry(30),
             reason="Ticket 48213: routing question",
+        )
+
+    def grant_short_support_access(self) -> None:
+        """A two-day grant nobody revokes: it ends by itself, as the beat task ends it."""
+        grant = self.admin_does(
+            settings_app.support_access_grant,
+            access_level="read_only",
+            expires_at=self.now + timedelta(days=2),
+            reason="Ticket 53310: VIP queue check",
+        )
+        self.schedule(grant.expires_at, self.expire_support_access)
+
+    def expire_support_access(self) -> None:
+        with self.as_system():
+            settings_app.support_access_expire()
+
+    def widen_connectivity_grace(self) -> None:
+        """Home connections drop for a moment: two minutes before an agent is set Unavailable."""
+        self.org = self.admin_does(
+            accounts.organization_settings_update, org=self.org, heartbeat_grace_seconds=120
         )
 
     def revoke_support_access(self) -> None:
