@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -33,6 +34,16 @@ class SigningKeyError(RuntimeError):
 
 
 def canonical(document: dict[str, Any]) -> bytes:
+    """The bytes a digest is signed and hashed as: JSON with sorted keys, no spaces, ASCII
+    (what scripts/verify_export.py makes with the standard library). orjson writes the same
+    bytes for an ASCII document without DEL (the standard library escapes it), several times
+    faster: sealing signs a digest per seal."""
+    try:
+        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        if data.isascii() and b"\x7f" not in data:
+            return data
+    except TypeError:  # an integer beyond 64 bits
+        pass
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
@@ -70,6 +81,11 @@ def _private_key(path: str) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"AUDIT_SIGNING_KEY {path!r} is not an Ed25519 key")
     return key
+
+
+@cache
+def _key_id(key: Ed25519PrivateKey) -> str:
+    return _public(key.public_key()).key_id
 
 
 def private_key() -> Ed25519PrivateKey:
@@ -120,7 +136,7 @@ def public_keys() -> dict[str, PublicKey]:
 def sign(document: dict[str, Any]) -> dict[str, Any]:
     """The document with `key_id` and `signature` added."""
     key = private_key()
-    unsigned = {**document, "key_id": _public(key.public_key()).key_id}
+    unsigned = {**document, "key_id": _key_id(key)}
     unsigned.pop("signature", None)
     signature = key.sign(canonical(unsigned))
     return {**unsigned, "signature": base64.b64encode(signature).decode()}
@@ -146,31 +162,67 @@ def chain_dir(org_id: int | None) -> Path:
     return Path(settings.AUDIT_DIGEST_DIR) / ("platform" if org_id is None else str(int(org_id)))
 
 
-def file_path(org_id: int | None, seq: int) -> Path:
-    return chain_dir(org_id) / f"{seq:012d}.json"
+def file_name(first: int, last: int) -> str:
+    """The file of digests `first..last`: one per sealing run (or purge), one document a line."""
+    return f"{first:012d}-{last:012d}.ndjson"
 
 
-def write_file(document: dict[str, Any]) -> Path:
-    """Write a digest's file once (atomically); an existing file is left as it is."""
-    path = file_path(document["org_id"], document["id"])
+def _range_of(name: str) -> tuple[int, int] | None:
+    """The ids a digest file holds, by its name (`first-last.ndjson`, or a release-2 beta's
+    `id.json`); None for anything else."""
+    stem, _, suffix = name.partition(".")
+    try:
+        if suffix == "ndjson":
+            first, last = stem.split("-")
+            return int(first), int(last)
+        if suffix == "json":
+            return int(stem), int(stem)
+    except ValueError:
+        return None
+    return None
+
+
+def file_ranges(org_id: int | None) -> list[tuple[int, int]]:
+    """The id ranges of a chain's digest files, by their names, in order."""
+    directory = chain_dir(org_id)
+    if not directory.is_dir():
+        return []
+    return sorted(filter(None, (_range_of(name) for name in os.listdir(directory))))
+
+
+def write_file(documents: list[dict[str, Any]], encoded: list[bytes] | None = None) -> Path:
+    """Write consecutive digests of one chain as one file, once (atomically); an existing
+    file is left as it is. `encoded`: their canonical bytes, when the caller has them."""
+    first, last = documents[0], documents[-1]
+    path = chain_dir(first["org_id"]) / file_name(first["id"], last["id"])
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    lines = encoded if encoded is not None else [canonical(document) for document in documents]
     temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(canonical(document) + b"\n")
+    temporary.write_bytes(b"".join(line + b"\n" for line in lines))
     os.replace(temporary, path)
     return path
 
 
 def read_files(org_id: int | None) -> list[dict[str, Any]]:
-    """An organisation's digest files, in id order (unreadable files raise ValueError)."""
+    """An organisation's digests from its files, in id order (unreadable files raise
+    ValueError)."""
     directory = chain_dir(org_id)
     if not directory.is_dir():
         return []
     documents = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            documents.append(json.loads(path.read_bytes()))
-        except ValueError as exc:
-            raise ValueError(f"digest file {path} is not valid JSON: {exc}") from None
+    for name in sorted(os.listdir(directory)):
+        if _range_of(name) is None:
+            continue
+        path = directory / name
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                documents.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(
+                    f"digest file {path} line {number} is not valid JSON: {exc}"
+                ) from None
     return sorted(documents, key=lambda document: document.get("id", 0))

@@ -326,6 +326,8 @@ CELERY_BEAT_SCHEDULE["audit-retention-purge"] = {
 }
 # Sealing waits this long (and for older open transactions) before an event is sealed.
 AUDIT_SEAL_MARGIN_SECONDS = float(os.environ.get("AUDIT_SEAL_MARGIN_SECONDS", "60"))
+# Organisations sealed at a time (threads, a database connection each; auditlog/integrity.py).
+AUDIT_SEAL_WORKERS = int(os.environ.get("AUDIT_SEAL_WORKERS", "2"))
 CELERY_BEAT_SCHEDULE["route-queued-conversations"] = {
     "task": "worksession.tasks.route_all_organizations",
     "schedule": 10.0,

@@ -13,8 +13,8 @@ EXPORT.ndjson  the organisation's NDJSON export (GET /api/v1/audit-log/export/?f
                line end ("\\n" or "\\r\\n"); lines are parsed only for id, occurred_at, section.
 DIGESTS        the same organisation's signed digests (or the platform chain's): a JSON array
                of digest documents, a JSON object with a "results" list (an API page) or a
-               "digests" list, NDJSON of documents, or a directory of *.json digest files
-               (AUDIT_DIGEST_DIR/<org>/, read recursively). A file's documents must be in id
+               "digests" list, NDJSON of documents, or a directory of digest files (*.ndjson,
+               *.json: AUDIT_DIGEST_DIR/<org>/, read recursively). A file's documents must be in id
                order (ascending, or descending as an API page lists them); a directory's files
                are put in id order. Identical copies of a document (overlapping pages) count once.
 KEY            base64 of the raw 32-byte Ed25519 public key (`public_key` of
@@ -302,9 +302,14 @@ def load_digests(source: str) -> list[dict[str, Any]]:
     """The digest documents in id order, identical copies once (InputError if unusable)."""
     path = Path(source)
     if path.is_dir():
-        files = sorted(file for file in path.rglob("*.json") if file.is_file())
+        files = sorted(
+            file
+            for pattern in ("*.json", "*.ndjson")
+            for file in path.rglob(pattern)
+            if file.is_file()
+        )
         if not files:
-            raise InputError(f"digests directory {source} holds no *.json digest files")
+            raise InputError(f"digests directory {source} holds no digest files (*.ndjson, *.json)")
         documents = [document for file in files for document in read_digest_file(file)]
         ordered = False
     elif path.exists():

@@ -392,13 +392,15 @@ class Files:
 
 def write_digests(path: Path, documents: list[dict[str, Any]], form: str = "array") -> Path:
     """The digests as a JSON array, an API page ("results"), {"digests": …}, NDJSON, or a
-    directory of <org>/<id, 12 digits>.json files like AUDIT_DIGEST_DIR."""
+    directory like AUDIT_DIGEST_DIR: <org>/<first id>-<last id>.ndjson files of (here) at
+    most three documents each."""
     if form == "dir":
-        for document in documents:
-            org = "platform" if document["org_id"] is None else str(document["org_id"])
-            file = path / org / f"{document['id']:012d}.json"
+        for at in range(0, len(documents), 3):
+            some = documents[at : at + 3]
+            org = "platform" if some[0]["org_id"] is None else str(some[0]["org_id"])
+            file = path / org / f"{some[0]['id']:012d}-{some[-1]['id']:012d}.ndjson"
             file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_bytes(canonical(document) + b"\n")
+            file.write_bytes(b"".join(canonical(document) + b"\n" for document in some))
         return path
     path = path.with_suffix(".ndjson" if form == "ndjson" else ".json")
     if form == "array":

@@ -109,6 +109,10 @@ def test_each_seal_has_a_signed_digest_chained_to_the_previous_and_written_as_a_
         AuditDigest.objects.filter(org_id=org.pk).order_by("seq").values_list("document", flat=True)
     )
     assert len(documents) == len(seals) > 1
+    # One file per sealing run, a document a line, named by the ids it holds.
+    files = sorted(path.name for path in digests.chain_dir(org.pk).iterdir())
+    assert files and all(name.endswith(".ndjson") for name in files)
+    on_disk = digests.read_files(org.pk)
     keys = digests.public_keys()
     previous = None
     for number, (seal, document) in enumerate(zip(seals, documents, strict=True), start=1):
@@ -122,8 +126,7 @@ def test_each_seal_has_a_signed_digest_chained_to_the_previous_and_written_as_a_
             None if previous is None else digests.document_hash(previous)
         )
         previous = document
-        on_disk = json.loads(digests.file_path(org.pk, number).read_bytes())
-        assert on_disk == document
+        assert on_disk[number - 1] == document
     # One changed character and the signature no longer holds.
     forged = {**documents[0], "event_count": documents[0]["event_count"] + 1}
     assert digests.signature_problem(forged, keys) == "its signature does not verify"
@@ -194,7 +197,7 @@ def test_sign_in_attempts_for_unknown_emails_are_sealed_in_the_platform_chain(or
     seal = AuditSeal.objects.using("owner").get(org_id=None, section="Session")
     assert seal.event_count == 1 and seal.forged_event_ids == []
     assert AuditDigest.objects.filter(org_id=None).count() == 1
-    assert digests.file_path(None, 1).exists()
+    assert [document["id"] for document in digests.read_files(None)] == [1]
     assert "Platform chain: intact, 1 sealed events" in _verify(platform=True)
 
     with superuser_connection() as conn:

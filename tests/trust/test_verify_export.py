@@ -201,7 +201,7 @@ def test_rotated_keys_every_key_given_or_an_unknown_key_id(tmp_path: Path) -> No
 def test_platform_chain_has_an_empty_org_in_the_seal_header(tmp_path: Path) -> None:
     writer = organisation(None)
     files = writer.write(tmp_path, form="dir")
-    assert (files.digests / "platform" / "000000000001.json").is_file()
+    assert next((files.digests / "platform").glob("000000000001-*.ndjson")).is_file()
 
     result = verify(files)
 
@@ -670,7 +670,9 @@ def test_empty_files(tmp_path: Path) -> None:
     assert_bad_input(run(files.events, files.digests, empty), "not base64")
     empty_dir = tmp_path / "no-digests"
     empty_dir.mkdir()
-    assert_bad_input(run(files.events, empty_dir, files.key), "no *.json digest files")
+    assert_bad_input(
+        run(files.events, empty_dir, files.key), "holds no digest files (*.ndjson, *.json)"
+    )
 
 
 def test_truncated_digest_files(tmp_path: Path) -> None:

@@ -71,6 +71,8 @@ KINDS: list[tuple[str, str, str, str | None, str, float, str, str]] = [
     ("settings", "Business Rule", "update", "enabled", "business_rule", 0.3, "bool", "user"),
     # Not retention_days: a sealed change of it would set the purge's policy.
     ("settings", "Organisation", "update", "time_zone", "organization", 0.01, "tz", "user"),
+    ("settings", "Workflow", "update", "enabled", "workflow", 0.02, "bool", "user"),
+    ("settings", "Workflow", "update", "idle_days", "workflow", 0.02, "int", "user"),
     ("settings", "Support Access", "update", "enabled", "support_access", 0.1, "bool", "user"),
     (
         "settings",
