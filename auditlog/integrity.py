@@ -46,7 +46,13 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from auditlog import catalog, context, digests, mac
-from auditlog.models import AuditChainStatus, AuditDigest, AuditPurge, AuditSeal
+from auditlog.models import (
+    AuditChainStatus,
+    AuditDigest,
+    AuditPurge,
+    AuditSeal,
+    AuditSealRun,
+)
 from auditlog.roles import owner_db, owner_mode
 
 log = logging.getLogger(__name__)
@@ -159,6 +165,10 @@ class ChainHead:
 
 def _seals(org_id: int | None, section: str, using: str) -> Any:
     return AuditSeal.objects.using(using).filter(org_id=org_id, section=section)
+
+
+def _seals_of(org_id: int | None, using: str) -> Any:
+    return AuditSeal.objects.using(using).filter(org_id=org_id)
 
 
 def _purges(org_id: int | None, section: str, using: str) -> Any:
@@ -535,7 +545,7 @@ def _seal_type(
     )
     # A raw psycopg cursor (server-side: memory stays flat); row-level security's
     # organisation is set here, not by Django.
-    cursor.db.use_audit_org(org_id)
+    cursor.db.use_audit_org(org_id, force=True)
     with cursor.db.connection.cursor(name="audit_seal") as rows:
         rows.itersize = _FETCH
         rows.execute(query, params)
@@ -571,6 +581,14 @@ def seal_org(org_id: int | None, *, horizon: datetime, using: str = "default") -
         sealed: list[AuditSeal] = []
         for event_type in dict.fromkeys(section.event_type for section in catalog.SECTIONS):
             sealed += _seal_type(cursor, org_id, event_type, horizon, chain)
+        # Everything before the horizon is sealed now (an earlier run may have reached
+        # further: a long transaction holds the horizon back).
+        run = AuditSealRun.objects.using(owner).filter(org_id=org_id).first()
+        if run is None:
+            AuditSealRun.objects.using(owner).create(org_id=org_id, sealed_through=horizon)
+        elif run.sealed_through < horizon:
+            run.sealed_through = horizon
+            run.save(using=owner, update_fields=["sealed_through"])
     # After commit: the files outside the database (a failure here is repaired next run).
     write_digest_files(org_id, using=using, chain=chain)
     return sealed
@@ -924,6 +942,20 @@ def _from_checkpoint(point: dict[str, Any]) -> tuple[int, bytes, Key | None, int
     return int(point["seq"]), bytes.fromhex(point["hash"]), lower, int(point.get("events", 0))
 
 
+_LOAD = object()  # verify_chain: load it
+
+
+def _starts_at_checkpoint(start: dict[str, Any] | None, receipt: AuditPurge | None) -> bool:
+    return start is not None and (receipt is None or receipt.through_seq <= int(start["seq"]))
+
+
+def _chain_start_seq(start: dict[str, Any] | None, receipt: AuditPurge | None) -> int:
+    """The last seal number verify_chain takes as given (its checkpoint's, or the purge's)."""
+    if _starts_at_checkpoint(start, receipt):
+        return int(start["seq"])
+    return 0 if receipt is None else receipt.through_seq
+
+
 def verify_chain(
     cursor: Any,
     org_id: int | None,
@@ -933,13 +965,18 @@ def verify_chain(
     start: dict[str, Any] | None = None,
     signed: SignedDigests | None = None,
     stop_at: int | None = None,
+    receipt: Any = _LOAD,
+    seals: list[AuditSeal] | None = None,
 ) -> ChainResult:
     """Recompute one chain from its checkpoint (or oldest retained seal); stop at the first
-    break. With `signed`, every seal must also equal its signed digest."""
+    break. With `signed`, every seal must also equal its signed digest. `receipt` (the
+    chain's last purge receipt, or None) and `seals` (those after chain_start's seq) may
+    come preloaded, as verify() loads them for every chain at once."""
     result = ChainResult(section)
-    receipt = _purges(org_id, section, using).order_by("-through_seq").first()
+    if receipt is _LOAD:
+        receipt = _purges(org_id, section, using).order_by("-through_seq").first()
     seq, prev, lower, events = 0, GENESIS, None, 0
-    if start is not None and (receipt is None or receipt.through_seq <= int(start["seq"])):
+    if _starts_at_checkpoint(start, receipt):
         seq, prev, lower, events = _from_checkpoint(start)
         result.verified_key = lower
     elif receipt is not None:
@@ -973,10 +1010,12 @@ def verify_chain(
                     lower,
                 )
                 return result
-    seals = _seals(org_id, section, using).filter(seq__gt=seq)
-    if stop_at is not None:
-        seals = seals.filter(seq__lte=stop_at)
-    for seal in seals.order_by("seq"):
+    if seals is None:
+        seals = _seals(org_id, section, using).filter(seq__gt=seq)
+        if stop_at is not None:
+            seals = seals.filter(seq__lte=stop_at)
+        seals = seals.order_by("seq")
+    for seal in seals:
         seq += 1
         bound = (seal.first_occurred_at, seal.first_event_id)
         if seal.seq != seq:
@@ -1121,6 +1160,34 @@ def verify(
     chains: list[ChainResult] = []
     bound: Key | None = None  # the earliest event that is not verified, in any chain
     digest_problem = None
+    # Every chain's last purge receipt, and (incrementally) its seals past its checkpoint, in
+    # two queries rather than two per chain.
+    receipts: dict[str, AuditPurge] = {
+        receipt.section: receipt
+        for receipt in AuditPurge.objects.using(using)
+        .filter(org_id=org_id)
+        .order_by("section", "-through_seq")
+        .distinct("section")
+    }
+    pending: dict[str, list[AuditSeal]] | None = None
+    if not full:
+        pending = {section.name: [] for section in catalog.SECTIONS}
+        after = Q(pk__in=[])
+        for section in catalog.SECTIONS:
+            seq = _chain_start_seq(checkpoints.get(section.name), receipts.get(section.name))
+            after |= Q(section=section.name, seq__gt=seq)
+        for seal in (
+            _seals_of(org_id, using).filter(after).defer("manifest").order_by("section", "seq")
+        ):
+            pending[seal.section].append(seal)
+    # Every event before the last sealing run's horizon was sealed by it: an event not yet
+    # verified is then either in a chain that broke or after every verified one.
+    sealed_through = (
+        AuditSealRun.objects.using(using)
+        .filter(org_id=org_id)
+        .values_list("sealed_through", flat=True)
+        .first()
+    )
     with context.use(org_id=org_id), connection.cursor() as cursor:
         if signed is not None and signed.problem is not None:
             digest_problem = BrokenLink(
@@ -1135,19 +1202,23 @@ def verify(
                 using=using,
                 start=checkpoints.get(section.name),
                 signed=signed,
+                receipt=receipts.get(section.name),
+                seals=None if pending is None else pending[section.name],
             )
             if check_tail and chain.broken is None:
                 chain.broken = _check_tail(cursor, org_id, section.name, chain.verified_key)
             chains.append(chain)
             candidates = [chain.broken.bound] if chain.broken else []
-            cursor.execute(
-                "SELECT e.occurred_at, e.id "
-                + _range_sql(chain.verified_key, org_id)
-                + "ORDER BY e.occurred_at, e.id LIMIT 1",
-                _params(org_id, section.name, chain.verified_key),
-            )
-            if (unverified := cursor.fetchone()) is not None:
-                candidates.append(tuple(unverified))
+            if sealed_through is None:
+                # (No run has recorded its horizon: look for the chain's first unsealed event.)
+                cursor.execute(
+                    "SELECT e.occurred_at, e.id "
+                    + _range_sql(chain.verified_key, org_id)
+                    + "ORDER BY e.occurred_at, e.id LIMIT 1",
+                    _params(org_id, section.name, chain.verified_key),
+                )
+                if (unverified := cursor.fetchone()) is not None:
+                    candidates.append(tuple(unverified))
             for candidate in candidates:
                 bound = candidate if bound is None else min(bound, candidate)
         if bound is None:

@@ -371,6 +371,26 @@ class AuditChainStatus(models.Model):
         return f"chain status of {self.org_id}: {'intact' if self.verified else 'broken'}"
 
 
+class AuditSealRun(models.Model):
+    """The horizon of an organisation's (null: the platform's) last sealing run, written by it
+    in its transaction (owner; read-only to the application): every event before it was
+    sealed then, so verification need not look for unsealed events among older ones and the
+    integrity endpoint costs the same at any size."""
+
+    org_id = models.BigIntegerField(null=True)
+    sealed_through = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org_id"], name="auditsealrun_org", nulls_distinct=False
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.org_id or 'platform'} sealed through {self.sealed_through}"
+
+
 class AuditRetention(TenantModel):
     """An organisation's retention for one event type, instead of the catalog's default.
 

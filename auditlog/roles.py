@@ -33,6 +33,7 @@ READ_ONLY_TABLES = (
     "auditlog_auditpurge",
     "auditlog_auditdigest",
     "auditlog_auditchainstatus",
+    "auditlog_auditsealrun",
     "auditlog_auditretentiondefault",
     "auditlog_auditeventdaycount",
     "auditlog_auditeventdaymark",

@@ -78,13 +78,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     # -- row-level security: the session's organisation ------------------------------------
 
-    def use_audit_org(self, org_id: int | None) -> None:
+    def use_audit_org(self, org_id: int | None, *, force: bool = False) -> None:
         """Make the session's `app.org_id` equal `org_id` (None: no organisation, no rows).
 
-        Raw psycopg cursors that read the audit table (COPY exports) call this themselves.
+        Raw psycopg cursors that read the audit table (COPY exports) call this themselves;
+        `force`: set it even if the cached value says it is set (sealing, which must not
+        miss rows because SQL outside Django changed the setting).
         """
         wanted = "" if org_id is None else str(int(org_id))
-        if self._audit_org == wanted:
+        if self._audit_org == wanted and not force:
             return
         self.ensure_connection()
         with self.wrap_database_errors:

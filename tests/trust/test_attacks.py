@@ -300,6 +300,8 @@ READ_ONLY_UPDATES = {
     "auditlog_auditchainstatus": (
         "UPDATE auditlog_auditchainstatus SET verified = true, first_broken_link = NULL"
     ),
+    # A later horizon would hide unsealed events from the integrity endpoint's bound.
+    "auditlog_auditsealrun": "UPDATE auditlog_auditsealrun SET sealed_through = 'infinity'",
     "auditlog_auditretentiondefault": "UPDATE auditlog_auditretentiondefault SET days = 1",
     "auditlog_auditeventdaycount": "UPDATE auditlog_auditeventdaycount SET events = 0",
     "auditlog_auditeventdaymark": "UPDATE auditlog_auditeventdaymark SET through_day = through_day",
