@@ -14,7 +14,7 @@ AUDIT_SIGNING_KEY ?= var/audit-signing-key.pem
 # (config/settings.py, README "Security"). `make run` also sets DEBUG=1.
 export ALLOW_DEVELOPMENT_SECRET_KEY := 1
 
-.PHONY: install run test lint format browsers bench-recorder bench-viewer schemathesis bench-export bench bench-integrity soak clean-services
+.PHONY: install run test test-fast lint format browsers bench-recorder bench-viewer schemathesis bench-export bench bench-integrity soak clean-services
 
 # Exactly uv.lock's versions, each file checked against the lock's SHA-256 (README, "Updating
 # dependencies"); uv itself comes from PyPI pinned by hash. --locked stops on a pyproject.toml
@@ -49,9 +49,22 @@ run: install $(AUDIT_SIGNING_KEY)
 	  echo "Serving on http://127.0.0.1:8000 — sign in as admin@acme.test / auditdesk-demo (Ctrl-C stops everything)" && \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
+# The tests' own Redis database (`make run` uses REDIS_URL's, /0 by default), so a test run
+# beside the demo neither flushes its cache nor feeds its Celery worker the tests' tasks.
+TEST_REDIS_DB ?= 1
+
 test: install browsers $(AUDIT_SIGNING_KEY)
-	@$(SERVICES) && $(PY) manage.py check --fail-level WARNING --database default && \
+	@$(SERVICES) && export REDIS_URL="$${REDIS_URL%/*}/$(TEST_REDIS_DB)" \
+	  AUDITDESK_TEST_REDIS_DB=$(TEST_REDIS_DB) && \
+	  $(PY) manage.py check --fail-level WARNING --database default && \
 	  $(PY) -m pytest $(PYTEST_ARGS)
+
+# A developer's quick answer: everything but the browser and slow tests, on two workers
+# (pytest-xdist; each worker its own test database). CI runs `make test`.
+test-fast: install $(AUDIT_SIGNING_KEY)
+	@$(SERVICES) && export REDIS_URL="$${REDIS_URL%/*}/$(TEST_REDIS_DB)" \
+	  AUDITDESK_TEST_REDIS_DB=$(TEST_REDIS_DB) && \
+	  $(PY) -m pytest -m "not browser and not slow" -n 2 -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 # The pages the top bar and the settings sidebar link to, by URL name.
 NAV_URL_NAMES = (
-    "accounts:organisation",
+    "accounts:organization",
     "accounts:users",
     "accounts:role_groups",
     "accounts:api_tokens",

@@ -190,7 +190,7 @@ class OrganisationForm(forms.Form):
                 widget=forms.NumberInput(attrs={"placeholder": str(default)}),
             )
 
-    def organisation_fields(self) -> list[forms.BoundField]:
+    def organization_fields(self) -> list[forms.BoundField]:
         return [self["name"], self["time_zone"], self["heartbeat_grace_seconds"]]
 
     def retention_fields(self) -> list[forms.BoundField]:

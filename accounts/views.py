@@ -66,13 +66,13 @@ def _refused(form: forms.Form, problem: ChangeRefused) -> None:
 
 
 @administrator_required
-def organisation_settings(request: HttpRequest) -> HttpResponse:
+def organization_settings(request: HttpRequest) -> HttpResponse:
     org = Organization.objects.get(pk=request.user.org_id)
     form = OrganisationForm(request.POST or None, current=selectors.organization_settings(org))
     if request.method == "POST" and form.is_valid():
         if not form.has_changed():
             messages.info(request, "Nothing to change.")
-            return redirect("accounts:organisation")
+            return redirect("accounts:organization")
         try:
             services.organization_settings_update(org=org, **form.changes())
         except ValidationError as problem:
@@ -81,7 +81,7 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
             _refused(form, problem)
         else:
             messages.success(request, "Saved the organisation's settings.")
-            return redirect("accounts:organisation")
+            return redirect("accounts:organization")
     return render(
         request,
         "settings/organisation.html",

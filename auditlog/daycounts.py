@@ -12,7 +12,7 @@ and settings kinds (`servable`); the days after the last counted one are counted
   auditlog.integrity) is past its end.
 - Retention purges and dropped partitions remove counted events: `forget` fixes the counts.
 - A time zone change starts the organisation's counts over in the new zone; until they
-  catch up the strip counts live, as before.
+  catch up the strip counts the events themselves.
 - Never on the write path: recording an event costs nothing more.
 """
 

@@ -24,7 +24,7 @@ from auditlog import catalog, clock, context, storage
 from auditlog.context import Actor
 
 _django_dumps = DjangoJSONEncoder(sort_keys=False, ensure_ascii=False).encode
-# Dates and times go to Django's encoder (its formats, as before); so does anything else
+# Dates and times go to Django's encoder (its formats); so does anything else
 # orjson does not know (Decimal, lazy translations, durations).
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 _django_default = DjangoJSONEncoder().default

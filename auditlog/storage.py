@@ -86,7 +86,7 @@ def _as_json(rows: list[Row]) -> bytes:
         return orjson.dumps(rows, default=str)
     except orjson.JSONEncodeError:
         # What orjson refuses (a lone surrogate in a string, say), the standard library
-        # writes as an escape for PostgreSQL to judge, as before.
+        # writes as an escape for PostgreSQL to judge.
         return json.dumps(rows, default=str, ensure_ascii=True).encode()
 
 

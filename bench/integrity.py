@@ -143,7 +143,14 @@ def ensure_log(label: str, rows: int, orgs: int, days: int) -> str:
     for database in CANDIDATES.get(label, []):
         reason = unusable(database, rows)
         if reason is None:
-            print(f"[{label}] reusing {database}", flush=True)
+            print(f"[{label}] reusing {database} (migrating it first)", flush=True)
+            env = {**os.environ, "DEBUG": "false", **database_env(database)}
+            subprocess.run(
+                [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
             return database
         print(f"[{label}] {database}: {reason}", flush=True)
     database = (CANDIDATES.get(label) or [f"auditdesk_bench_{label.lower()}"])[0]

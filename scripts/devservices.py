@@ -162,8 +162,8 @@ class PgSetup:
     mode "managed": neither DATABASE_URL nor DATABASE_OWNER_URL is set; `target` is the
     superuser of DATABASE_ADMIN_URL, which creates the two logins and the database.
     mode "given": both are set; they are printed back and nothing is created.
-    mode "single": only DATABASE_URL is set; as before, its login makes sure the database
-    exists and is used for the owner's alias too.
+    mode "single": only DATABASE_URL is set; its login makes sure the database exists and
+    is used for the owner's alias too.
     """
 
     target: PgTarget

@@ -8,21 +8,18 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from django.test import Client
 
-from accounts.models import Organization, RoleGroup, User
-from accounts.permissions import AGENT
-from accounts.services import organization_create, user_create
+from accounts.models import Organization, User
 from accounts.tenancy import tenant
 from auditlog.models import AuditEvent
+from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-PASSWORD = "correct horse battery"  # noqa: S105
+__all__ = ["PASSWORD", "make_org"]
 
 
 def make_org(name: str, admin_email: str) -> Organization:
-    return organization_create(
-        name=name, admin_email=admin_email, admin_password=PASSWORD, admin_name=f"{name} Admin"
-    )
+    return OrganizationFactory(name=name, admin_email=admin_email)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -64,12 +61,7 @@ def admin(org: Organization) -> User:
 
 @pytest.fixture
 def agent(org: Organization) -> User:
-    return user_create(
-        email="agent@acme.test",
-        password=PASSWORD,
-        name="Ann Agent",
-        role_group=RoleGroup.objects.get(name=AGENT),
-    )
+    return UserFactory(email="agent@acme.test", name="Ann Agent")
 
 
 @pytest.fixture

@@ -355,3 +355,13 @@ def test_a_500_page_leaks_nothing_but_gives_the_request_reference(no_database):
         "status": 500,
         "request_id": api["X-Request-ID"],
     }
+
+
+def test_make_test_uses_its_own_redis_database(settings):
+    """`make test` runs on Redis database TEST_REDIS_DB (1), never the demo's /0, so a test
+    run beside `make run` cannot flush the demo's cache or hand its worker test tasks."""
+    wanted = os.environ.get("AUDITDESK_TEST_REDIS_DB")
+    if wanted is None:
+        pytest.skip("not run through `make test`")
+    for url in (settings.REDIS_URL, settings.CELERY_BROKER_URL):
+        assert url.rsplit("/", 1)[1] == wanted != "0"

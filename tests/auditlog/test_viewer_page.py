@@ -266,8 +266,17 @@ def test_all_events_for_an_object_link_and_subject_link(org, agent, admin_client
     assert set(re.findall(r'data-section="([^"]+)"', scoped)) == {"User"}
 
 
-def test_password_is_never_shown(org, admin_client):
-    assert PASSWORD not in admin_client.get(URL).content.decode()
+def test_a_password_change_shows_redacted_never_the_password(org, admin_client):
+    from accounts.models import User
+    from accounts.services import user_set_password
+
+    new_password = "Correct-Horse-Battery-9"  # noqa: S105
+    user_set_password(user=User.objects.get(email="admin@acme.test"), password=new_password)
+    admin_client.force_login(User.objects.get(email="admin@acme.test"))
+    html = admin_client.get(URL + "?property=password").content.decode()
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", html.split("<tbody>")[1], re.S)
+    assert rows and all("assword" in row and "[redacted]" in row for row in rows), rows[:1]
+    assert new_password not in html and PASSWORD not in html
 
 
 def test_a_deleted_subject_keeps_its_rows_but_loses_its_link(org, admin_client):

@@ -141,7 +141,7 @@ def test_a_new_time_zone_counts_again_in_that_zone(org, admin_client):
     org.time_zone = "Pacific/Auckland"  # UTC+13 in November: days start 13 hours earlier
     org.save(update_fields=["time_zone"])
     cache.clear()
-    # Not counted in that zone yet: the strip counts events, as before day counts.
+    # Not counted in that zone yet: the strip counts the events themselves.
     assert daycounts.counted_days(org.pk, org.time_zone, None, None, {}) is None
     live = counts(admin_client.get(URL, week))
     assert live != utc

@@ -66,7 +66,7 @@ def assert_bad_input(result: Any, *fragments: str) -> str:
     return message
 
 
-def organisation(org_id: int | None = 42, *, key: Keypair | None = None, **kwargs: Any) -> Writer:
+def organization(org_id: int | None = 42, *, key: Keypair | None = None, **kwargs: Any) -> Writer:
     """Three sections sealed in seals of up to 4 events, with ties at one occurred_at whose
     ids order differently as numbers and as strings (9998 < 10000, "10000" < "9998"), a
     section crossing midnight UTC, and 3 events not sealed yet."""
@@ -106,7 +106,7 @@ def replace_line(files: Files, old: bytes, new: bytes | None) -> None:
 
 @pytest.mark.parametrize("form", ["array", "page", "digests", "ndjson", "dir"])
 def test_intact_export_verifies_with_each_digest_form(tmp_path: Path, form: str) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path, form=form)
 
     result = verify(files)
@@ -124,7 +124,7 @@ def test_intact_export_verifies_with_each_digest_form(tmp_path: Path, form: str)
 def test_sealed_seals_follow_the_contract(tmp_path: Path) -> None:
     """The fixture exercises what it claims: a tie with numeric != string id order inside a
     seal, and Session seals split at midnight UTC."""
-    writer = organisation()
+    writer = organization()
     user = [e for seal in writer.seals["User"] for e in seal.events]
     ties = [e for e in user if e.occurred_at == user[3].occurred_at]
     ids = [e.id for e in ties]
@@ -135,7 +135,7 @@ def test_sealed_seals_follow_the_contract(tmp_path: Path) -> None:
 
 
 def test_intact_oldest_first_with_crlf_line_ends(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path, newest_first=False, crlf=True)
 
     result = verify(files)
@@ -168,7 +168,7 @@ def test_escapes_and_other_line_forms_are_read_the_same(tmp_path: Path, compact:
 
 
 def test_key_as_inline_base64_pem_file_or_integrity_answer(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     pem = tmp_path / "key.pem"
     pem.write_bytes(writer.key.public_pem)
@@ -199,7 +199,7 @@ def test_rotated_keys_every_key_given_or_an_unknown_key_id(tmp_path: Path) -> No
 
 
 def test_platform_chain_has_an_empty_org_in_the_seal_header(tmp_path: Path) -> None:
-    writer = organisation(None)
+    writer = organization(None)
     files = writer.write(tmp_path, form="dir")
     assert next((files.digests / "platform").glob("000000000001-*.ndjson")).is_file()
 
@@ -211,7 +211,7 @@ def test_platform_chain_has_an_empty_org_in_the_seal_header(tmp_path: Path) -> N
 
 
 def test_quiet_prints_only_the_verdict(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     writer.seal()
     files = writer.write(tmp_path)
 
@@ -225,7 +225,7 @@ def test_quiet_prints_only_the_verdict(tmp_path: Path) -> None:
 
 
 def test_unsealed_events_are_reported_not_an_error(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     writer.add("Settings", 4)  # a section with no seal at all
     files = writer.write(tmp_path)
 
@@ -239,7 +239,7 @@ def test_unsealed_events_are_reported_not_an_error(tmp_path: Path) -> None:
 
 
 def test_changed_event_names_its_seal(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     document, events = seal_of(writer, "User", 2)
     files = writer.write(tmp_path)
     target = events[1]
@@ -263,7 +263,7 @@ def test_changed_event_in_a_one_event_seal_is_named(tmp_path: Path) -> None:
 
 
 def test_event_whose_time_changed_is_named(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     document, events = seal_of(writer, "Conversation", 1)
     files = writer.write(tmp_path)
     target = events[0]
@@ -276,7 +276,7 @@ def test_event_whose_time_changed_is_named(tmp_path: Path) -> None:
 
 
 def test_removed_first_event_of_a_seal_is_named_missing(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     document, events = seal_of(writer, "User", 2)
     files = writer.write(tmp_path)
     replace_line(files, events[0].line, None)
@@ -287,7 +287,7 @@ def test_removed_first_event_of_a_seal_is_named_missing(tmp_path: Path) -> None:
 
 
 def test_removed_middle_event_names_its_seal(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     document, events = seal_of(writer, "User", 1)
     assert len(events) == 4
     files = writer.write(tmp_path)
@@ -313,7 +313,7 @@ def test_removed_newest_seal_is_missing(tmp_path: Path) -> None:
 
 
 def test_event_added_inside_a_sealed_range_is_named(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     document, events = seal_of(writer, "User", 1)
     files = writer.write(tmp_path)
     extra = writer.add_event(9_000_001, events[1].occurred_at, "User")
@@ -339,7 +339,7 @@ def test_event_added_between_two_seals(tmp_path: Path) -> None:
 
 
 def test_duplicated_line_is_an_added_event(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     _, events = seal_of(writer, "User", 2)
     files = writer.write(tmp_path)
     files.events.write_bytes(files.events.read_bytes() + events[1].line + b"\n")
@@ -361,7 +361,7 @@ def test_forged_event_listed_in_a_digest(tmp_path: Path) -> None:
 
 def test_tampered_digest_field_fails_its_signature(tmp_path: Path) -> None:
     """A changed field of a signed digest is a broken link (exit 1), not bad input."""
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = json.loads(files.digests.read_text())
     documents[2]["event_count"] += 1
@@ -371,7 +371,7 @@ def test_tampered_digest_field_fails_its_signature(tmp_path: Path) -> None:
 
 
 def test_digest_removed_from_the_middle_is_a_gap(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = json.loads(files.digests.read_text())
     del documents[3]
@@ -381,7 +381,7 @@ def test_digest_removed_from_the_middle_is_a_gap(tmp_path: Path) -> None:
 
 
 def test_first_digests_missing_is_a_gap(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = json.loads(files.digests.read_text())
     files.digests.write_text(json.dumps(documents[2:]))
@@ -390,7 +390,7 @@ def test_first_digests_missing_is_a_gap(tmp_path: Path) -> None:
 
 
 def test_digest_relinked_by_a_key_holder_breaks_the_digest_chain(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = json.loads(files.digests.read_text())
     documents[4]["previous_digest_hash"] = "0" * 64
@@ -401,7 +401,7 @@ def test_digest_relinked_by_a_key_holder_breaks_the_digest_chain(tmp_path: Path)
 
 
 def test_seal_that_does_not_continue_its_chain(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = json.loads(files.digests.read_text())
     index = next(
@@ -447,7 +447,7 @@ def test_release_one_seals_before_the_first_digest(tmp_path: Path) -> None:
 
 def test_identical_copies_of_a_digest_count_once(tmp_path: Path) -> None:
     """Overlapping API pages saved in one directory."""
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     pages = tmp_path / "pages"
     pages.mkdir()
@@ -461,7 +461,7 @@ def test_identical_copies_of_a_digest_count_once(tmp_path: Path) -> None:
 
 
 def test_two_different_digests_with_one_id(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     other = dict(writer.digests[2], signed_at="2030-01-01T00:00:00.000000+00:00")
     documents = [*writer.digests[:3], writer.key.sign(other), *writer.digests[3:]]
@@ -473,7 +473,7 @@ def test_two_different_digests_with_one_id(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- retention
 
 
-def purged_organisation() -> Writer:
+def purged_organization() -> Writer:
     writer = Writer(42, first_id=100)
     writer.add("User", 12)
     writer.add("Session", 4)
@@ -484,7 +484,7 @@ def purged_organisation() -> Writer:
 
 
 def test_tombstone_explains_purged_events(tmp_path: Path) -> None:
-    writer = purged_organisation()
+    writer = purged_organization()
     tombstone = writer.purge("User", 2)
     writer.add("User", 2)
     files = writer.write(tmp_path)
@@ -500,7 +500,7 @@ def test_tombstone_explains_purged_events(tmp_path: Path) -> None:
 
 
 def test_two_purges_then_more_seals(tmp_path: Path) -> None:
-    writer = purged_organisation()
+    writer = purged_organization()
     writer.purge("User", 1)
     writer.purge("User", 3)
     writer.add("User", 5)
@@ -514,7 +514,7 @@ def test_two_purges_then_more_seals(tmp_path: Path) -> None:
 
 
 def test_export_made_before_the_purge_still_verifies_every_event(tmp_path: Path) -> None:
-    writer = purged_organisation()
+    writer = purged_organization()
     writer.purge("User", 2, delete_events=False)
     files = writer.write(tmp_path)
 
@@ -526,7 +526,7 @@ def test_export_made_before_the_purge_still_verifies_every_event(tmp_path: Path)
 
 
 def test_events_gone_without_a_tombstone_are_missing(tmp_path: Path) -> None:
-    writer = purged_organisation()
+    writer = purged_organization()
     files = writer.write(tmp_path)
     first_seal = writer.seals["User"][0].events
     for event in first_seal:
@@ -536,7 +536,7 @@ def test_events_gone_without_a_tombstone_are_missing(tmp_path: Path) -> None:
 
 
 def test_event_added_inside_a_purged_range(tmp_path: Path) -> None:
-    writer = purged_organisation()
+    writer = purged_organization()
     writer.purge("User", 2)
     files = writer.write(tmp_path)
     inside = writer.seals["User"][1].events[1]
@@ -550,7 +550,7 @@ def test_event_added_inside_a_purged_range(tmp_path: Path) -> None:
 
 
 def test_truncated_export(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     data = files.events.read_bytes()
     files.events.write_bytes(data[:-40])
@@ -560,7 +560,7 @@ def test_truncated_export(tmp_path: Path) -> None:
 
 
 def test_export_line_that_is_not_json(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     lines = files.events.read_bytes().split(b"\n")
     lines[4] = lines[4][:100] + b"}"
@@ -571,7 +571,7 @@ def test_export_line_that_is_not_json(tmp_path: Path) -> None:
 
 
 def test_wrong_key(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
 
     assert_bad_input(
@@ -581,7 +581,7 @@ def test_wrong_key(tmp_path: Path) -> None:
 
 def test_export_of_another_organisation(tmp_path: Path) -> None:
     key = Keypair.generate()
-    ours = organisation(42, key=key).write(tmp_path / "ours")
+    ours = organization(42, key=key).write(tmp_path / "ours")
     theirs = Writer(43, key, first_id=50_000)
     theirs.add("User", 10)
     theirs.add("Session", 4)
@@ -592,7 +592,7 @@ def test_export_of_another_organisation(tmp_path: Path) -> None:
 
 
 def test_digests_out_of_order(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = list(writer.digests)
     documents[1], documents[2] = documents[2], documents[1]
@@ -602,7 +602,7 @@ def test_digests_out_of_order(tmp_path: Path) -> None:
 
 
 def test_a_page_newest_first_is_in_order(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path, form="page")
     assert json.loads(files.digests.read_text())["results"][0]["id"] == len(writer.digests)
 
@@ -611,8 +611,8 @@ def test_a_page_newest_first_is_in_order(tmp_path: Path) -> None:
 
 def test_digests_of_two_organisations(tmp_path: Path) -> None:
     key = Keypair.generate()
-    ours = organisation(42, key=key)
-    theirs = organisation(43, key=key)
+    ours = organization(42, key=key)
+    theirs = organization(43, key=key)
     files = ours.write(tmp_path)
     write_digests(files.digests.with_suffix(""), ours.digests + theirs.digests)
 
@@ -621,9 +621,9 @@ def test_digests_of_two_organisations(tmp_path: Path) -> None:
 
 def test_platform_and_organisation_digests_mixed(tmp_path: Path) -> None:
     key = Keypair.generate()
-    ours = organisation(42, key=key)
+    ours = organization(42, key=key)
     files = ours.write(tmp_path, form="dir")
-    platform = organisation(None, key=key)
+    platform = organization(None, key=key)
     write_digests(files.digests, platform.digests, "dir")
 
     assert_bad_input(verify(files), "more than one chain", "platform")
@@ -631,7 +631,7 @@ def test_platform_and_organisation_digests_mixed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("which", ["events", "digests", "key"])
 def test_missing_file(tmp_path: Path, which: str) -> None:
-    files = organisation().write(tmp_path)
+    files = organization().write(tmp_path)
     missing = tmp_path / "nowhere" / "file.json"
     setattr(files, which, missing)
 
@@ -640,7 +640,7 @@ def test_missing_file(tmp_path: Path, which: str) -> None:
 
 
 def test_files_that_are_not_json(tmp_path: Path) -> None:
-    files = organisation().write(tmp_path)
+    files = organization().write(tmp_path)
     text = tmp_path / "notes.txt"
     text.write_text("these are not the files you are looking for\n")
 
@@ -653,7 +653,7 @@ def test_files_that_are_not_json(tmp_path: Path) -> None:
 
 
 def test_csv_export_is_named(tmp_path: Path) -> None:
-    files = organisation().write(tmp_path)
+    files = organization().write(tmp_path)
     csv = tmp_path / "export.csv"
     csv.write_text("id,occurred_at,event_type\r\n1,2026-12-01T00:00:00.000000+00:00,x\r\n")
 
@@ -661,7 +661,7 @@ def test_csv_export_is_named(tmp_path: Path) -> None:
 
 
 def test_empty_files(tmp_path: Path) -> None:
-    files = organisation().write(tmp_path)
+    files = organization().write(tmp_path)
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
 
@@ -676,7 +676,7 @@ def test_empty_files(tmp_path: Path) -> None:
 
 
 def test_truncated_digest_files(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path, form="ndjson")
     data = files.digests.read_bytes()
     files.digests.write_bytes(data[:-50])
@@ -690,7 +690,7 @@ def test_truncated_digest_files(tmp_path: Path) -> None:
 def test_private_key_instead_of_public(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     private = tmp_path / "signing.pem"
     private.write_bytes(
@@ -705,7 +705,7 @@ def test_private_key_instead_of_public(tmp_path: Path) -> None:
 
 
 def test_signed_digest_of_an_unknown_version(tmp_path: Path) -> None:
-    writer = organisation()
+    writer = organization()
     files = writer.write(tmp_path)
     documents = [dict(d, version="auditdesk-digest-v9") for d in writer.digests]
     files.digests.write_text(json.dumps(documents))

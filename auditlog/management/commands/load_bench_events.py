@@ -566,7 +566,7 @@ class Command(BaseCommand):
         started = time.monotonic()
 
         sizes = org_sizes(rows, orgs)
-        plans = [self._organisation(n, size) for n, size in enumerate(sizes, 1)]
+        plans = [self._organization(n, size) for n, size in enumerate(sizes, 1)]
         index_names = [] if options["keep_indexes"] else self._drop_indexes(_owner_conninfo())
 
         end = timezone.now()
@@ -637,7 +637,7 @@ class Command(BaseCommand):
             + ")."
         )
 
-    def _organisation(self, n: int, size: int) -> tuple[Organization, list[tuple[int, str]], int]:
+    def _organization(self, n: int, size: int) -> tuple[Organization, list[tuple[int, str]], int]:
         """The n-th bench organisation (created through the services) and its users."""
         email = f"admin@bench{n:03d}.test"
         org = Organization.objects.filter(slug=f"bench-org-{n:03d}").first()
