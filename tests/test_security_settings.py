@@ -88,6 +88,7 @@ def test_the_development_key_is_fine_for_local_development():
     assert run(server_env(DEBUG="1"), "-c", "import config.settings").returncode == 0
 
 
+@pytest.mark.slow
 def test_check_deploy_passes_with_the_readme_https_environment():
     documented = readme_deploy_env() | {"SECRET_KEY": random_key()}
     assert documented["DEBUG"] == "0"
@@ -157,6 +158,7 @@ def test_https_settings_come_from_the_environment():
     }
 
 
+@pytest.mark.slow
 def test_the_https_environment_reaches_the_responses():
     """The sign-in page served by a process configured like production: HTTP is redirected, and
     over HTTPS there is HSTS and the CSRF cookie is Secure."""

@@ -175,6 +175,7 @@ def assert_neutralised(csv_body: bytes, ndjson_body: bytes) -> None:
     assert {CUSTOMER_NAME, SUBJECT} <= {name for _, _, name in raw}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_streamed_and_background_csv_neutralise_formulas_and_ndjson_keeps_them(settings, tmp_path):
     settings.EXPORT_DIR = tmp_path

@@ -20,6 +20,7 @@ def rename_role_group(group_id: int, name: str) -> None:
     role_group_update(group=RoleGroup.objects.get(pk=group_id), name=name)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_task_changes_carry_the_senders_context():
     org = make_org("Tasks Inc", "admin@tasks.test")

@@ -104,6 +104,7 @@ def test_beat_runs_it_every_minute():
     assert support_access_expire_all.name in app.tasks
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_ends_an_expired_grant(org):
     grant = grant_expiring(2, "Ticket 5: through the worker")

@@ -35,6 +35,7 @@ def routing_setup(name: str, email: str):
     return org, agents, waiting
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_router_runs_assign_each_conversation_once_and_respect_capacity():
     org, agents, waiting = routing_setup("Routing Co", "admin@routing.test")
