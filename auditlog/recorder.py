@@ -99,6 +99,23 @@ def tracked(model: type[models.Model]) -> Tracked | None:
     return _registry.get(model)
 
 
+# Models of the audited apps that track() does not watch, each with the reason (the system
+# check auditlog.E011 holds every model of those apps to one or the other).
+_exempt: dict[type[models.Model], str] = {}
+
+
+def exempt(model: type[models.Model], *, reason: str) -> None:
+    """Declare that a model's saves are not recorded by the recorder, and why (for example:
+    its changes are recorded explicitly, as events of a section, by its services)."""
+    if not reason.strip():
+        raise ValueError(f"{model.__name__}: an exemption needs its reason")
+    _exempt[model] = reason
+
+
+def exemption(model: type[models.Model]) -> str | None:
+    return _exempt.get(model)
+
+
 # Facts about why changes happen, added to the metadata of every row recorded in a `noting()` block.
 _notes: ContextVar[dict[str, Any] | None] = ContextVar("audit_notes", default=None)
 
