@@ -28,15 +28,13 @@ from auditlog.exports import (
     export_path,
     export_stream_start,
 )
-from auditlog.filters import Q_MAX_LENGTH, filter_events, filters_key, ids_first, scan_base
+from auditlog.filters import Q_MAX_LENGTH
 from auditlog.models import AuditEvent, AuditExport
 from auditlog.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    PagingError,
-    keyset_page,
-    page_size_from,
 )
+from auditlog.selectors import audit_events_page
 from auditlog.serializers import (
     AuditEventPageSerializer,
     AuditEventSerializer,
@@ -201,29 +199,11 @@ class AuditEventListView(AuditApiView):
         tags=["audit"],
     )
     def get(self, request: Request) -> Response:
-        org = request_org(request)
         params = request.query_params
-        errors: dict[str, str] = {}
-        size = DEFAULT_PAGE_SIZE
-        try:
-            size = page_size_from(params)
-        except PagingError as error:
-            errors.update(error.as_errors())
-        queryset, filter_errors = filter_events(org, params)
-        errors.update(filter_errors)
-        if errors:
-            raise BadParameters(errors)
-        try:
-            page = keyset_page(
-                queryset,
-                params.get("cursor"),
-                size,
-                filters_key(org, params),
-                scan_base=scan_base(org, params),
-                ids_first=ids_first(params),
-            )
-        except PagingError as error:
-            raise BadParameters(error.as_errors()) from None
+        found = audit_events_page(request_org(request), params, cursor=params.get("cursor"))
+        if found.errors:
+            raise BadParameters(found.errors)
+        page = found.page
         return Response(
             {
                 "next": self._link(request, page.next_cursor),

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.decorators import org_permission_required
 from accounts.models import User
 from auditlog import catalog, filters, insight_views, integrity, paging, presentation
+from auditlog.selectors import audit_events_page
 
 DEFAULT_DAYS = 7
 EXPORT_CSV_PATH = "/api/v1/audit-events/export.csv"
@@ -149,27 +150,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     tz = org.tz
     params = _effective_params(request, org)
     query_params = _query_params(params)
-    errors: dict[str, str] = {}
-    page = None
-    page_size = paging.DEFAULT_PAGE_SIZE
-    try:
-        page_size = paging.page_size_from(request.GET)
-    except paging.PagingError as problem:
-        errors |= problem.as_errors()
-    queryset, filter_errors = filters.filter_events(org, query_params)
-    errors |= filter_errors
-    if not errors:
-        try:
-            page = paging.keyset_page(
-                queryset,
-                request.GET.get("cursor") or None,
-                page_size,
-                filters.filters_key(org, query_params),
-                scan_base=filters.scan_base(org, query_params),
-                ids_first=filters.ids_first(query_params),
-            )
-        except paging.PagingError as problem:
-            errors |= problem.as_errors()
+    found = audit_events_page(
+        org, query_params, cursor=request.GET.get("cursor"), size_params=request.GET
+    )
+    page, page_size, errors = found.page, found.page_size, found.errors
 
     page_params = {**params, "page_size": str(page_size)}
     if page_size == paging.DEFAULT_PAGE_SIZE:
