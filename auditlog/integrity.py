@@ -164,7 +164,7 @@ class ChainHead:
 
 
 def _seals(org_id: int | None, section: str, using: str) -> Any:
-    return AuditSeal.objects.using(using).filter(org_id=org_id, section=section)
+    return _seals_of(org_id, using).filter(section=section)
 
 
 def _seals_of(org_id: int | None, using: str) -> Any:
@@ -373,31 +373,11 @@ def read_event(org_text: str | None, section: str, row: tuple) -> tuple[bytes, b
         _json_text(request_id),
         metadata or "null",
     )
+    # The MAC's columns in storage.COLUMNS order: the row's from `property` on are in it.
+    values = [org_text, at, event_type, action, section, *row[5:]]
     if ip is not None and ":" in ip:
-        ip = mac.ip_text(ip)  # IPv6: the MAC has Python's spelling
-    canonical = mac.canonical_texts(
-        (
-            org_text,
-            at,
-            event_type,
-            action,
-            section,
-            prop,
-            before,
-            after,
-            actor_type,
-            actor_id,
-            actor_name,
-            subject_type,
-            subject_id,
-            subject_name,
-            change_id,
-            ip,
-            user_agent,
-            request_id,
-            metadata,
-        )
-    )
+        values[mac.IP] = mac.ip_text(ip)  # IPv6: the MAC has Python's spelling
+    canonical = mac.canonical_texts(values)
     return hashlib.sha256(line.encode()).digest(), canonical
 
 
