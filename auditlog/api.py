@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.api_access import ScopeOrPermission
 from auditlog import catalog
+from auditlog.api_errors import BadParameters
 from auditlog.export_quota import ExportQuotaExceeded, export_start_within_quota
 from auditlog.exports import (
     FORMATS,
@@ -44,17 +45,6 @@ from auditlog.serializers import (
 )
 
 _MAX_EVENT_ID = 2**63 - 1
-
-
-class BadParameters(exceptions.APIException):
-    """400 naming each bad parameter: `{"detail": …, "errors": {parameter: problem}}`."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid"
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        names = ", ".join(errors)
-        super().__init__({"detail": f"Invalid parameter(s): {names}.", "errors": errors})
 
 
 class Gone(exceptions.APIException):

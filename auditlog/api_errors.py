@@ -2,8 +2,20 @@
 
 from typing import Any
 
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class BadParameters(exceptions.APIException):
+    """400 naming each bad parameter: `{"detail": …, "errors": {parameter: problem}}`."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        names = ", ".join(errors)
+        super().__init__({"detail": f"Invalid parameter(s): {names}.", "errors": errors})
 
 
 def exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response | None:

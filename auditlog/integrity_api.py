@@ -12,13 +12,13 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from auditlog import digests, integrity
 from auditlog.api import COMMON_ERRORS, RETRY_AFTER, AuditApiView, request_org
 from auditlog.models import AuditDigest
+from auditlog.paging import ApiCursorPagination
 
 
 class VerifiedUpToSerializer(serializers.Serializer):
@@ -124,7 +124,7 @@ class DigestPageSerializer(serializers.Serializer):
     results = DigestSerializer(many=True)
 
 
-class DigestPagination(CursorPagination):
+class DigestPagination(ApiCursorPagination):
     ordering = "seq"
     page_size = 100
     page_size_query_param = "page_size"

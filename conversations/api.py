@@ -13,16 +13,16 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 
 from accounts.api_access import ScopeOrPermission
 from accounts.authentication import ApiClient
 from accounts.models import User
+from auditlog.paging import ApiCursorPagination
 from conversations import services
 from conversations.models import Conversation, Customer
 
 
-class Pagination(CursorPagination):
+class Pagination(ApiCursorPagination):
     ordering = "-id"
     page_size = 50
     page_size_query_param = "page_size"

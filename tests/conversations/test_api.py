@@ -272,3 +272,11 @@ def test_a_json_body_that_is_not_an_object_is_400(org):
         response = client.post("/api/v1/customers/", body, content_type="application/json")
         assert response.status_code == 400, body
     assert not Customer.objects.exists()
+
+
+def test_a_cursor_that_is_not_ours_is_a_400_naming_it(org):
+    client = token_client(org, "CRM sync")
+    for url in ("/api/v1/customers/", "/api/v1/conversations/"):
+        response = client.get(url, {"cursor": "not-a-cursor"})
+        assert response.status_code == 400, url
+        assert "cursor" in response.json()["errors"], url

@@ -153,7 +153,9 @@ def test_the_integrity_api_publishes_the_key_and_pages_the_digests(org, other_or
     everything = client.get("/api/v1/audit-integrity/digests/download/")
     assert everything.status_code == 200
     assert json.loads(b"".join(everything.streaming_content)) == seen
-    assert client.get("/api/v1/audit-integrity/digests/?cursor=garbage").status_code == 404
+    bad = client.get("/api/v1/audit-integrity/digests/?cursor=garbage")
+    assert bad.status_code == 400
+    assert "cursor" in bad.json()["errors"]
 
 
 def test_sealing_without_a_signing_key_seals_nothing_and_says_why(org, settings, tmp_path):
