@@ -98,7 +98,7 @@ FILTER_PARAMETERS: list[OpenApiParameter] = [
     OpenApiParameter(
         "action", _enum(catalog.ACTIONS), description="Exact action (the Event column)."
     ),
-    OpenApiParameter("section", _enum(catalog.SECTIONS_BY_NAME), description="Exact section."),
+    OpenApiParameter("section", _enum(catalog.section_names()), description="Exact section."),
     OpenApiParameter(
         "property", {"type": "string", "maxLength": 64}, description="Exact property name."
     ),
@@ -111,7 +111,7 @@ FILTER_PARAMETERS: list[OpenApiParameter] = [
     OpenApiParameter("actor_type", _enum(catalog.ACTOR_TYPES), description="Performed-by type."),
     OpenApiParameter("user", _id_schema("Authorization events about this user (logins, changes).")),
     OpenApiParameter(
-        "kind", _enum(catalog.SETTINGS_KINDS), description="Settings events of one kind."
+        "kind", _enum(catalog.settings_kinds()), description="Settings events of one kind."
     ),
     OpenApiParameter("agent", _id_schema("Work-session events of this agent (user id).")),
     OpenApiParameter(

@@ -11,11 +11,14 @@ class AuditlogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from auditlog import checks, middleware, signals  # noqa: F401
+        from auditlog import checks, declare, middleware, signals  # noqa: F401
         from auditlog.retention import retention_defaults_sync
         from auditlog.roles import grant_after_migrate
 
+        # Every app's audit.py declares its sections (auditlog/declare.py); then the catalog,
+        # the filters and the pages can read them.
         autodiscover_modules("audit")
+        declare.loaded()
         # After every migrate (and test flush): new tables get the application role's
         # grants, and the database gets the catalog's retention defaults.
         post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="auditlog-grants")

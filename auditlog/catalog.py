@@ -36,18 +36,6 @@ ACTOR_TYPES: dict[str, str] = {
     "anonymous": "Anonymous",
 }
 
-# The Kind sub-filter's values: a settings section's subject type, except where SPEC 8.3
-# spells the kind differently (KIND_SUBJECT_TYPES).
-SETTINGS_KINDS: dict[str, str] = {
-    "search": "Searches",
-    "shortcut": "Shortcuts",
-    "business_rule": "Business Rule",
-    "support_access": "Support Access",
-    "organisation": "Organisation",
-    "workflow": "Workflow",
-}
-KIND_SUBJECT_TYPES: dict[str, str] = {"organisation": "organization"}
-
 REDACTED = "[redacted]"
 
 
@@ -61,9 +49,14 @@ class Section:
     properties: tuple[str, ...]
     subject_type: str
     redacted: tuple[str, ...] = ()
+    kind: str | None = None  # settings sections: the Kind sub-filter's value
 
 
-SECTIONS: tuple[Section, ...] = (
+# The product's contract (SPEC §2 and §8.3): the sections the log must have, each with at least
+# these actions and properties. The sections themselves are declared by the apps that own them
+# (auditlog/declare.py); the system check auditlog.E006 holds the declarations to this table.
+# Its order, then event type order, is the order of `sections()`.
+SPEC_SECTIONS: tuple[Section, ...] = (
     Section("Session", "authorization", ("login", "logout", "login_failed", "lockout"), (), "user"),
     Section(
         "User",
@@ -81,13 +74,11 @@ SECTIONS: tuple[Section, ...] = (
         "role_group",
     ),
     Section("API Token", "authorization", ("create", "delete"), ("name", "scopes"), "api_token"),
-    Section("Export", "authorization", ("create",), ("format",), "export"),
-    # `create` once, when the organisation is provisioned with its initial plan and seats.
-    Section("Plan", "billing", ("create", "update"), ("plan",), "organization"),
+    Section("Plan", "billing", ("update",), ("plan",), "organization"),
     Section(
         "Seats",
         "billing",
-        ("create", "update"),
+        ("update",),
         ("full_time_seats", "seasonal_seats", "collaborator_seats"),
         "organization",
     ),
@@ -97,6 +88,7 @@ SECTIONS: tuple[Section, ...] = (
         ("create", "update", "delete"),
         ("name", "criteria", "columns"),
         "search",
+        kind="search",
     ),
     Section(
         "Shortcut",
@@ -104,6 +96,7 @@ SECTIONS: tuple[Section, ...] = (
         ("create", "update", "delete"),
         ("name", "text", "category"),
         "shortcut",
+        kind="shortcut",
     ),
     Section(
         "Business Rule",
@@ -111,16 +104,17 @@ SECTIONS: tuple[Section, ...] = (
         ("create", "update", "delete"),
         ("name", "enabled", "criteria", "actions", "position"),
         "business_rule",
+        kind="business_rule",
     ),
     # The organisation's own settings; `retention_days` (metadata.event_type for one type's)
-    # is the retention policy the purge applies once the change is sealed. `create` when the
-    # organisation is provisioned, `delete` if a platform operator removes it.
+    # is the retention policy the purge applies once the change is sealed.
     Section(
         "Organisation",
         "settings",
-        ("create", "update", "delete"),
+        ("update",),
         ("name", "time_zone", "retention_days", "heartbeat_grace_seconds"),
         "organization",
+        kind="organisation",
     ),
     Section(
         "Support Access",
@@ -128,15 +122,10 @@ SECTIONS: tuple[Section, ...] = (
         ("create", "update", "delete"),
         ("enabled", "access_level", "expires_at"),
         "support_access",
+        kind="support_access",
     ),
-    # The scheduled workflows' settings (the close workflow's switch and idle days).
-    Section(
-        "Workflow",
-        "settings",
-        ("create", "update", "delete"),
-        ("enabled", "idle_days"),
-        "workflow",
-    ),
+    # The scheduled workflows' settings.
+    Section("Workflow", "settings", ("update",), (), "workflow", kind="workflow"),
     Section(
         "Work Session",
         "work_session",
@@ -148,7 +137,7 @@ SECTIONS: tuple[Section, ...] = (
         "Conversation",
         "conversation",
         ("create", "update", "delete", "assign", "unassign"),
-        ("status", "assigned_to", "priority", "tags", "queue", "subject", "customer"),
+        ("status", "assigned_to", "priority", "tags", "queue"),
         "conversation",
     ),
     Section(
@@ -160,7 +149,6 @@ SECTIONS: tuple[Section, ...] = (
     ),
 )
 
-SECTIONS_BY_NAME: dict[str, Section] = {section.name: section for section in SECTIONS}
 
 # Per event type, the extra filters the viewer reveals once that type is chosen.
 SUB_FILTERS: dict[str, tuple[str, ...]] = {
@@ -189,14 +177,74 @@ RETENTION_DAYS_MIN = 1
 RETENTION_DAYS_MAX = 3650
 
 
+# --------------------------------------------------------------------------- the sections
+# Filled by auditlog.declare.register() from the apps' audit.py while the apps load.
+_sections: dict[str, Section] = {}
+_ordered: tuple[Section, ...] | None = None
+
+
+def add_section(section: Section) -> None:
+    global _ordered
+    if section.name in _sections:
+        raise ValueError(f"section {section.name!r} is declared twice")
+    _sections[section.name] = section
+    _ordered = None
+
+
+def sections_loaded() -> None:
+    global _ordered
+    spec_order = {spec.name: i for i, spec in enumerate(SPEC_SECTIONS)}
+    types = list(EVENT_TYPES)
+    registered = list(_sections)
+    _ordered = tuple(
+        sorted(
+            _sections.values(),
+            key=lambda s: (
+                types.index(s.event_type),
+                spec_order.get(s.name, len(spec_order)),
+                registered.index(s.name),
+            ),
+        )
+    )
+
+
+def sections() -> tuple[Section, ...]:
+    """Every declared section: by event type, the product's catalog order, then declaration
+    order (sealing, verification and retention walk them in this order)."""
+    if _ordered is None:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("The audit sections are declared when the apps are ready.")
+    return _ordered
+
+
 def sections_for(event_type: str) -> tuple[Section, ...]:
-    return tuple(section for section in SECTIONS if section.event_type == event_type)
+    return tuple(section for section in sections() if section.event_type == event_type)
 
 
 def section(name: str) -> Section:
-    return SECTIONS_BY_NAME[name]
+    """The declared section `name` (KeyError if none)."""
+    return _sections[name]
+
+
+def section_names() -> tuple[str, ...]:
+    return tuple(section.name for section in sections())
+
+
+def settings_kinds() -> dict[str, str]:
+    """The Kind sub-filter's values and labels: `{"search": "Search", …}`."""
+    return {s.kind: s.name for s in sections() if s.kind}
 
 
 def kind_subject_type(kind: str) -> str:
     """The subject type of a Kind sub-filter value (`organisation` -> `organization`)."""
-    return KIND_SUBJECT_TYPES.get(kind, kind)
+    for s in sections():
+        if s.kind == kind:
+            return s.subject_type
+    return kind
+
+
+def single_subject_type(event_type: str) -> str | None:
+    """The subject type all of an event type's sections share, if they share one."""
+    types = {s.subject_type for s in sections_for(event_type)}
+    return types.pop() if len(types) == 1 else None

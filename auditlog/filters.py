@@ -316,7 +316,7 @@ class AuditEventFilter(django_filters.FilterSet):
     )
     section = ChoiceFilter(
         label="Section",
-        **_catalog_choice(tuple(catalog.SECTIONS_BY_NAME), "section"),
+        **_catalog_choice(catalog.section_names(), "section"),
         help_text="Exact section name (e.g. User, Business Rule).",
     )
     property = TextFilter(
@@ -340,8 +340,8 @@ class AuditEventFilter(django_filters.FilterSet):
     )
     kind = KindFilter(
         label="Kind",
-        **_catalog_choice(catalog.SETTINGS_KINDS, "kind"),
-        help_text=f"Settings events of one kind: {_choices_text(catalog.SETTINGS_KINDS)}.",
+        **_catalog_choice(catalog.settings_kinds(), "kind"),
+        help_text=f"Settings events of one kind: {_choices_text(catalog.settings_kinds())}.",
     )
     agent = SubjectUserFilter(
         label="Agent",

@@ -11,12 +11,12 @@ second source: no snapshots, no version tables.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from django.apps import apps
 from django.db import models
 
-from auditlog import recorder
+from auditlog import declare, recorder
 from auditlog.models import AuditEvent
 
 # How many of an object's most recent events the History page lists (the audit log page,
@@ -26,24 +26,43 @@ HISTORY_LIMIT = 300
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """A kind of object whose history can be shown, and where it lives in the product."""
+    """A kind of object whose history can be shown (an `Audited` declaration with `history`),
+    and where it lives in the product."""
 
-    subject_type: str
-    label: str
-    model_label: str
-    section: str  # the catalog section whose rows carry the object's state
-    edit_url: str | None = None  # URL name of its page, taking the id
-    restorable: bool = False  # settings objects: "Restore these values"
+    declaration: declare.Audited
+
+    @property
+    def subject_type(self) -> str:
+        return self.declaration.subject_type
+
+    @property
+    def label(self) -> str:
+        return self.declaration.history or self.declaration.section
 
     @property
     def model(self) -> type[models.Model]:
-        return apps.get_model(self.model_label)
+        return self.declaration.model
+
+    @property
+    def section(self) -> str:
+        """The section whose rows carry the object's state."""
+        return self.declaration.section
+
+    @property
+    def edit_url(self) -> str | None:
+        """URL name of the object's page, taking its id."""
+        return self.declaration.edit_url
+
+    @property
+    def restorable(self) -> bool:
+        """Settings objects: "Restore these values"."""
+        return self.declaration.restore is not None
 
     @property
     def tracked(self) -> recorder.Tracked:
         spec = recorder.tracked(self.model)
-        if spec is None:  # a declaration in an app's audit.py went missing
-            raise LookupError(f"{self.model_label} is not audited")
+        if spec is None:  # registered outside declare.register()
+            raise LookupError(f"{self.model._meta.label} is not audited")
         return spec
 
     @property
@@ -53,69 +72,17 @@ class Kind:
         return tuple(name for name in spec.fields if name not in spec.redacted)
 
 
-KINDS: dict[str, Kind] = {
-    kind.subject_type: kind
-    for kind in (
-        Kind(
-            "business_rule",
-            "Business rule",
-            "settings_app.BusinessRule",
-            "Business Rule",
-            "settings_app:business_rule_edit",
-            restorable=True,
-        ),
-        Kind(
-            "search",
-            "Search",
-            "settings_app.SavedSearch",
-            "Search",
-            "settings_app:search_edit",
-            restorable=True,
-        ),
-        Kind(
-            "shortcut",
-            "Shortcut",
-            "settings_app.Shortcut",
-            "Shortcut",
-            "settings_app:shortcut_edit",
-            restorable=True,
-        ),
-        Kind(
-            "support_access",
-            "Support access",
-            "settings_app.SupportAccess",
-            "Support Access",
-            "settings_app:support_access_edit",
-            restorable=True,
-        ),
-        Kind("user", "User", "accounts.User", "User", "accounts:user_edit"),
-        Kind(
-            "role_group",
-            "Role group",
-            "accounts.RoleGroup",
-            "Role Group",
-            "accounts:role_group_edit",
-        ),
-        Kind(
-            "conversation",
-            "Conversation",
-            "conversations.Conversation",
-            "Conversation",
-            "conversations:conversation_edit",
-        ),
-        Kind(
-            "customer",
-            "Customer",
-            "conversations.Customer",
-            "Customer",
-            "conversations:customer_edit",
-        ),
-    )
-}
+@cache
+def kinds() -> dict[str, Kind]:
+    """subject_type -> Kind, for every declaration with a History page."""
+    return {
+        subject_type: Kind(declaration)
+        for subject_type, declaration in declare.with_history().items()
+    }
 
 
 def kind_of(subject_type: str) -> Kind | None:
-    return KINDS.get(subject_type)
+    return kinds().get(subject_type)
 
 
 # Reading -------------------------------------------------------------------------------------

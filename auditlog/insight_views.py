@@ -24,12 +24,11 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import org_permission_required
-from accounts.models import User
-from auditlog import catalog, daycounts, filters, history, presentation, volume
+from auditlog import catalog, daycounts, declare, filters, history, presentation, volume
+from auditlog.differences import UNCHANGED, Difference, diff_list
 from auditlog.history import Kind, Moment, State
 from auditlog.models import AuditEvent
-from settings_app import criteria_diff
-from settings_app.restore import settings_restore
+from auditlog.restore import restore
 
 _MAX_ID = 2**63 - 1
 AUDIT_LOG_URL = "/settings/security/audit-log/"
@@ -46,7 +45,7 @@ class ComparedProperty:
     changed: bool
     source_note: str
     source_url: str | None
-    differences: list[criteria_diff.Difference] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -123,14 +122,14 @@ def moment_from(
     return None
 
 
-def _differences(name: str, before: Any, after: Any) -> list[criteria_diff.Difference]:
-    if name == "criteria":
-        return criteria_diff.diff_criteria(before, after)
-    if name == "actions":
-        user_names = {user.pk: str(user) for user in User.objects.all()}
-        return criteria_diff.diff_actions(before, after, user_names)
-    if name in ("columns", "tags", "permissions", "scopes"):
-        return criteria_diff.diff_list(before, after, what=history.property_label(name)[:-1])
+def _differences(kind: Kind, name: str, before: Any, after: Any) -> list[Difference]:
+    """What changed inside a structured value: the declaration's comparison for the property
+    (`Audited.explain`), or members added and removed for a list."""
+    explain = kind.declaration.explain.get(name)
+    if explain is not None:
+        return explain(before, after)
+    if isinstance(before, list) or isinstance(after, list):
+        return diff_list(before, after, what=history.property_label(name).removesuffix("s"))
     return []
 
 
@@ -172,7 +171,7 @@ def compare(
         now_value = None if current is None else current.get(name)
         changed = current is not None and not history.same_value(kind, name, prop.value, now_value)
         shown_as_of, shown_now = presentation.before_after(prop.value, now_value)
-        differences = _differences(name, prop.value, now_value) if changed else []
+        differences = _differences(kind, name, prop.value, now_value) if changed else []
         note, url = _source_note(prop, tz)
         lines.append(
             ComparedProperty(
@@ -183,7 +182,7 @@ def compare(
                 changed=changed,
                 source_note=note,
                 source_url=url,
-                differences=[d for d in differences if d.kind != criteria_diff.UNCHANGED],
+                differences=[d for d in differences if d.kind != UNCHANGED],
             )
         )
     return lines
@@ -365,7 +364,7 @@ def object_restore(request: HttpRequest, subject_type: str, subject_id: int) -> 
         messages.info(request, "Nothing to restore: the values are the same as now.")
         return redirect(history_url(kind.subject_type, subject_id))
     try:
-        restored = settings_restore(instance=instance, values=values)
+        restored = restore(kind, instance=instance, values=values)
     except ValidationError as error:
         return again("Could not restore: " + " ".join(_messages(error)))
     labels = ", ".join(history.property_label(name) for name in restored)
@@ -391,13 +390,20 @@ _PLACEHOLDER = 918273645  # an id no URL prefix contains
 
 
 def row_links(tz: Any) -> Callable[[AuditEvent], list[tuple[str, str]]]:
-    """For the Audit Log page: each row's "History" link (objects with a History page) and,
-    for Work Session rows, the agent's timeline of that day. URLs are reversed once."""
+    """For the Audit Log page: each row's "History" link (objects with a History page) and the
+    links its section declares (`Link`: a Work Session row's timeline of that day). URLs are
+    reversed once."""
     history_patterns = {
         subject_type: reverse("audit_history", args=[subject_type, _PLACEHOLDER])
-        for subject_type in history.KINDS
+        for subject_type in history.kinds()
     }
-    timeline_pattern = reverse("worksession:timeline", args=[_PLACEHOLDER])
+    section_links = {
+        section: [
+            (link.label, reverse(link.url_name, args=[_PLACEHOLDER]), link.per_day)
+            for link in declared
+        ]
+        for section, declared in declare.row_links().items()
+    }
 
     def links(event: AuditEvent) -> list[tuple[str, str]]:
         subject_id = event.subject_id or ""
@@ -405,10 +411,11 @@ def row_links(tz: Any) -> Callable[[AuditEvent], list[tuple[str, str]]]:
         if pattern is None or not subject_id.isdigit() or len(subject_id) > 18:
             return []
         result = [("History", pattern.replace(str(_PLACEHOLDER), subject_id))]
-        if event.section == "Work Session":
-            day = event.occurred_at.astimezone(tz).date().isoformat()
-            url = timeline_pattern.replace(str(_PLACEHOLDER), subject_id)
-            result.append(("Timeline", f"{url}?start={day}"))
+        for label, url_pattern, per_day in section_links.get(event.section, ()):
+            url = url_pattern.replace(str(_PLACEHOLDER), subject_id)
+            if per_day:
+                url += f"?start={event.occurred_at.astimezone(tz).date().isoformat()}"
+            result.append((label, url))
         return result
 
     return links

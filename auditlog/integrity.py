@@ -498,7 +498,7 @@ def _seal_type(
     (the index is by type: a pass per section would read the type's rows once per section)."""
     sealers = {
         section.name: _ChainSealer(cursor, org_id, section.name, chain)
-        for section in catalog.SECTIONS
+        for section in catalog.sections()
         if section.event_type == event_type
     }
     params: dict[str, Any] = {"org": org_id, "type": event_type, "until": horizon}
@@ -559,7 +559,7 @@ def seal_org(org_id: int | None, *, horizon: datetime, using: str = "default") -
             return []
         chain = DigestChain(org_id, owner, buffered=True)
         sealed: list[AuditSeal] = []
-        for event_type in dict.fromkeys(section.event_type for section in catalog.SECTIONS):
+        for event_type in dict.fromkeys(section.event_type for section in catalog.sections()):
             sealed += _seal_type(cursor, org_id, event_type, horizon, chain)
         # Everything before the horizon is sealed now (an earlier run may have reached
         # further: a long transaction holds the horizon back).
@@ -1151,9 +1151,9 @@ def verify(
     }
     pending: dict[str, list[AuditSeal]] | None = None
     if not full:
-        pending = {section.name: [] for section in catalog.SECTIONS}
+        pending = {section.name: [] for section in catalog.sections()}
         after = Q(pk__in=[])
-        for section in catalog.SECTIONS:
+        for section in catalog.sections():
             seq = _chain_start_seq(checkpoints.get(section.name), receipts.get(section.name))
             after |= Q(section=section.name, seq__gt=seq)
         for seal in (
@@ -1174,7 +1174,7 @@ def verify(
                 "", 0, "digest invalid", None, signed.problem, (datetime.min.replace(tzinfo=UTC), 0)
             )
             signed = None
-        for section in catalog.SECTIONS:
+        for section in catalog.sections():
             chain = verify_chain(
                 cursor,
                 org_id,

@@ -92,7 +92,7 @@ def drop_boundary(using: str = "default", now: datetime | None = None) -> dateti
     from auditlog.models import AuditSeal
 
     owner = owner_db(using)
-    days = max(retention.default_days(section) for section in catalog.SECTIONS)
+    days = max(retention.default_days(section) for section in catalog.sections())
     org_ids = AuditSeal.objects.using(owner).order_by().values_list("org_id", flat=True).distinct()
     for org_id in org_ids:
         policies = retention.org_policies(org_id, using=owner)

@@ -12,13 +12,12 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from django.apps import apps
 from django.db import connection
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.tenancy import TenantScopeError
-from auditlog import catalog, context
+from auditlog import catalog, context, declare
 from auditlog.models import AuditEvent
 
 # A cell shows at most this many characters; the popover always shows the whole value.
@@ -298,20 +297,6 @@ def property_label(name: str | None) -> str:
     return name.replace("_", " ").capitalize()
 
 
-# subject_type -> (model label, URL name of its page). Models or pages that do not exist
-# (yet) are skipped, so the viewer links to whatever the product can show.
-SUBJECT_PAGES: dict[str, tuple[str, str]] = {
-    "user": ("accounts.User", "accounts:user_edit"),
-    "role_group": ("accounts.RoleGroup", "accounts:role_group_edit"),
-    "search": ("settings_app.SavedSearch", "settings_app:search_edit"),
-    "shortcut": ("settings_app.Shortcut", "settings_app:shortcut_edit"),
-    "business_rule": ("settings_app.BusinessRule", "settings_app:business_rule_edit"),
-    "support_access": ("settings_app.SupportAccess", "settings_app:support_access_edit"),
-    "conversation": ("conversations.Conversation", "conversations:conversation_edit"),
-    "customer": ("conversations.Customer", "conversations:customer_edit"),
-}
-
-
 _URL_ID = 918273645  # a placeholder id no URL prefix contains
 
 
@@ -321,9 +306,10 @@ def subject_urls(
     """Links to the subjects of these rows that still exist in the current organisation: one
     query for all the subject types (a UNION ALL; a page of mixed events names up to eight),
     none for a type whose existing ids the caller already knows."""
+    pages = declare.subject_pages()
     wanted: dict[str, set[str]] = {}
     for event in events:
-        if event.subject_id and event.subject_type in SUBJECT_PAGES:
+        if event.subject_id and event.subject_type in pages:
             wanted.setdefault(event.subject_type, set()).add(event.subject_id)
     org_id = context.current().org_id
     if org_id is None:
@@ -332,12 +318,11 @@ def subject_urls(
     found: set[tuple[str, str]] = set()
     lookups = []
     for subject_type, ids in wanted.items():
-        label, url_name = SUBJECT_PAGES[subject_type]
+        model, url_name = pages[subject_type]
         try:
-            model = apps.get_model(label)
             # Reverse once and fill in each id: reverse() per row costs more than the query.
             patterns[subject_type] = reverse(url_name, args=[_URL_ID])
-        except (LookupError, NoReverseMatch):
+        except NoReverseMatch:
             continue
         if existing and subject_type in existing:
             found.update((subject_type, pk) for pk in ids & existing[subject_type])

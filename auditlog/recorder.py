@@ -1,6 +1,7 @@
 """The one door into the audit log: turns tracked saves, deletes and explicit events into rows.
 
-Domain apps declare in their `audit.py` which models and fields they track; the recorder
+Domain apps declare in their `audit.py` which models and fields they record
+(auditlog/declare.py); the recorder
 listens to model signals for those models only, diffs against the snapshot taken when the
 instance was loaded (no extra SELECT), and hands rows to the database connection, which
 writes them in the same transaction as the change (see auditlog/db/base.py).
@@ -62,27 +63,22 @@ class Tracked:
 _registry: dict[type[models.Model], Tracked] = {}
 
 
-def track(
+def watch(
     model: type[models.Model],
     *,
-    section: str,
+    section: catalog.Section,
     fields: Iterable[str],
     subject_name: Callable[[Any], str] = str,
     display: dict[str, Callable[[Any], Any]] | None = None,
     org_of: Callable[[Any], int | None] | None = None,
 ) -> Tracked:
-    """Declare a model audited: its saves and deletes become rows of `section`."""
-    section_spec = catalog.section(section)
+    """Record a model's saves and deletes as rows of `section` (auditlog.declare.register()
+    calls this for each `Audited` declaration, after checking it)."""
     names = tuple(fields)
-    unknown = set(names) - set(section_spec.properties)
-    if unknown:
-        raise ValueError(
-            f"{model.__name__}: properties {sorted(unknown)} are not in the catalog's {section!r}"
-        )
     attnames = {name: model._meta.get_field(name).attname for name in names}
     spec = Tracked(
         model=model,
-        section=section_spec,
+        section=section,
         fields=names,
         subject_name=subject_name,
         display=display or {},
@@ -99,8 +95,8 @@ def tracked(model: type[models.Model]) -> Tracked | None:
     return _registry.get(model)
 
 
-# Models of the audited apps that track() does not watch, each with the reason (the system
-# check auditlog.E011 holds every model of those apps to one or the other).
+# Models of the domain apps the recorder does not watch, each with the reason (the system
+# check auditlog.E004 holds every model of those apps to a declaration or an exemption).
 _exempt: dict[type[models.Model], str] = {}
 
 

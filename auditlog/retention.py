@@ -45,7 +45,7 @@ def default_days(section: catalog.Section) -> int:
 
 def retention_defaults_sync(using: str = "default", **kwargs: Any) -> None:
     """post_migrate: copy the catalog's defaults where reports and operators can read them."""
-    wanted = {section.name: section for section in catalog.SECTIONS}
+    wanted = {section.name: section for section in catalog.sections()}
     owner = owner_db(using)
     with owner_mode(using), transaction.atomic(using=owner):
         manager = AuditRetentionDefault.objects.using(owner)

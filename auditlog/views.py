@@ -29,9 +29,6 @@ SUB_FILTER_LABELS: dict[str, str] = {
     "agent": "Agent",
     "subject_id": "Object id",
 }
-# With one of these event types, `subject_id` always means an object of this subject type;
-# saying so lets PostgreSQL walk the (org, subject_type, subject_id, time) index.
-SUBJECT_TYPE_OF: dict[str, str] = {"conversation": "conversation", "customer": "customer"}
 
 
 def _query(params: dict[str, str], **changes: str | None) -> str:
@@ -67,10 +64,18 @@ def _shown_in_form(params: dict[str, str]) -> set[str]:
 
 
 def _query_params(params: dict[str, str]) -> dict[str, str]:
-    """What the filters run on: the URL's filters plus facts implied by them."""
+    """What the filters run on: the URL's filters plus facts implied by them. With one event
+    type whose sections share a subject type, `subject_id` means an object of that type;
+    saying so lets PostgreSQL walk the (org, subject_type, subject_id, time) index."""
     types = params.get("event_type", "").split(",")
-    if len(types) == 1 and types[0] in SUBJECT_TYPE_OF and params.get("subject_id"):
-        return {"subject_type": SUBJECT_TYPE_OF[types[0]], **params}
+    if (
+        len(types) == 1
+        and params.get("subject_id")
+        and "subject_id" in catalog.SUB_FILTERS.get(types[0], ())
+    ):
+        subject_type = catalog.single_subject_type(types[0])
+        if subject_type:
+            return {"subject_type": subject_type, **params}
     return params
 
 
@@ -90,7 +95,7 @@ def _subfilters_html(params: dict[str, str], users: list[tuple[str, str]]) -> Sa
     """The per-type sub-filter fieldsets (only the chosen type's shown and enabled), joined in
     Python like the options: a dozen fields of template tags cost about a millisecond a page."""
     chosen = {t.strip() for t in params.get("event_type", "").split(",") if t.strip()}
-    kinds = list(catalog.SETTINGS_KINDS.items())
+    kinds = list(catalog.settings_kinds().items())
     # The users' options appear in three selects, usually with nothing selected: join once.
     joined: dict[tuple[int, str], SafeString] = {}
     parts = []

@@ -288,7 +288,7 @@ def main() -> None:
         "admin_wait": [float(x) for x in args.admin_wait.split(",")],
         "api_wait": [float(x) for x in args.api_wait.split(",")],
         "event_types": list(catalog.EVENT_TYPES),
-        "kinds": list(catalog.SETTINGS_KINDS),
+        "kinds": list(catalog.settings_kinds()),
         "volume_strip": not args.no_volume_strip,
     }
     workdir = Path(tempfile.mkdtemp(prefix="auditdesk-load-"))

@@ -143,7 +143,7 @@ SCRIPTS = {
 def run_script(org: Any, admin: Any, subject_type: str) -> tuple[Any, list[Any], list[dict]]:
     """Run the kind's steps ten minutes apart; return the object, the step times and the
     object's saved state (re-read from the database) after each step."""
-    kind = history.KINDS[subject_type]
+    kind = history.kind_of(subject_type)
     steps = SCRIPTS[subject_type](org)
     times, snapshots = [], []
     obj = None
@@ -159,7 +159,7 @@ def run_script(org: Any, admin: Any, subject_type: str) -> tuple[Any, list[Any],
 
 @pytest.mark.parametrize("subject_type", sorted(SCRIPTS))
 def test_as_of_state_equals_the_saved_state_at_every_moment(org, admin, subject_type):
-    kind = history.KINDS[subject_type]
+    kind = history.kind_of(subject_type)
     obj, times, snapshots = run_script(org, admin, subject_type)
     rows = history.state_events(org.pk, kind, obj.pk)
     current = history.current_state(kind, obj)
@@ -186,7 +186,7 @@ def test_as_of_state_equals_the_saved_state_at_every_moment(org, admin, subject_
 def test_state_is_rebuilt_without_the_creation_rows(org, admin):
     """Past the log's retention the creation rows are gone: earlier values come from the
     `before` of later changes, and never-changed ones from the object as it is now."""
-    kind = history.KINDS["business_rule"]
+    kind = history.kind_of("business_rule")
     obj, times, snapshots = run_script(org, admin, "business_rule")
     rows = [e for e in history.state_events(org.pk, kind, obj.pk) if e.action != "create"]
     current = history.current_state(kind, obj)
@@ -199,7 +199,7 @@ def test_state_is_rebuilt_without_the_creation_rows(org, admin):
 
 
 def test_deleted_object_keeps_its_history(org, admin, admin_client):
-    kind = history.KINDS["business_rule"]
+    kind = history.kind_of("business_rule")
     obj, times, snapshots = run_script(org, admin, "business_rule")
     pk = obj.pk
     with at(times[-1] + timedelta(minutes=10)), tenant(org, actor=Actor.for_user(admin)):
@@ -268,7 +268,7 @@ def test_history_page_lists_changes_and_compares_structurally(org, admin, admin_
 
 def test_restore_records_an_ordinary_update_by_the_administrator(org, admin, admin_client):
     obj, times, snapshots = run_script(org, admin, "business_rule")
-    kind = history.KINDS["business_rule"]
+    kind = history.kind_of("business_rule")
     rows = history.state_events(org.pk, kind, obj.pk)
     second = max(e.pk for e in rows if e.occurred_at == times[1])
     count = AuditEvent.objects.for_org(org.pk).count()

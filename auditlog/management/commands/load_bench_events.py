@@ -381,15 +381,15 @@ def missing_sections() -> list[str]:
     sections = {(kind[0], kind[1]) for kind in KINDS}
     missing = [
         f"{section.event_type}/{section.name}"
-        for section in catalog.SECTIONS
+        for section in catalog.sections()
         if (section.event_type, section.name) not in sections
     ]
-    actions = {action for section in catalog.SECTIONS for action in section.actions}
+    actions = {action for section in catalog.sections() for action in section.actions}
     missing += [f"action {action}" for action in sorted(actions - {kind[2] for kind in KINDS})]
     return missing + [
         f"{kind[0]}/{kind[1]}: unknown section"
         for kind in have
-        if not catalog.SECTIONS_BY_NAME.get(kind[1])
+        if kind[1] not in catalog.section_names()
     ]
 
 
