@@ -5,7 +5,8 @@ rows). Invalid input re-renders the form with its errors and status 400; another
 organisation's id is a 404 because every lookup goes through the scoped manager.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +15,8 @@ from django.db.models import Model
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import org_permission_required
@@ -21,7 +24,13 @@ from accounts.models import User
 from settings_app import criteria as language
 from settings_app import selectors, services
 from settings_app.forms import BusinessRuleForm, SavedSearchForm, ShortcutForm, SupportAccessForm
-from settings_app.models import SEARCH_COLUMNS, BusinessRule, SavedSearch, Shortcut, SupportAccess
+from settings_app.models import (
+    SEARCH_COLUMNS,
+    BusinessRule,
+    SavedSearch,
+    Shortcut,
+    SupportAccess,
+)
 
 PERMISSION = "settings.manage"
 
@@ -62,6 +71,52 @@ def _confirm_delete(
     return render(
         request, "settings/confirm_delete.html", {"object": obj, "kind": kind, "back": back}
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a settings list: its heading and how to read a cell off an object."""
+
+    label: str
+    value: Callable[[Any], Any]
+
+
+def _object_list(
+    request: HttpRequest,
+    objects: Iterable[Model],
+    *,
+    title: str,
+    columns: Sequence[Column],
+    url_prefix: str,
+    history: str | None,
+    create_label: str,
+    empty: str,
+    intro: str = "",
+) -> HttpResponse:
+    """A settings list page (templates/settings/object_list.html): the first column links to
+    the object's page (`<url_prefix>_edit`), then History (`history` is its subject type) and
+    Delete (`<url_prefix>_delete`); a button leads to `<url_prefix>_create`."""
+    first, *rest = columns
+    rows = [
+        {
+            "name": first.value(obj),
+            "edit_url": reverse(f"{url_prefix}_edit", args=[obj.pk]),
+            "cells": [column.value(obj) for column in rest],
+            "history_url": reverse("audit_history", args=[history, obj.pk]) if history else None,
+            "delete_url": reverse(f"{url_prefix}_delete", args=[obj.pk]),
+        }
+        for obj in objects
+    ]
+    context = {
+        "title": title,
+        "intro": intro,
+        "columns": [column.label for column in columns],
+        "rows": rows,
+        "create_url": reverse(f"{url_prefix}_create"),
+        "create_label": create_label,
+        "empty": empty,
+    }
+    return render(request, "settings/object_list.html", context)
 
 
 def _language_reference() -> dict[str, Any]:
@@ -161,7 +216,21 @@ def search_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @org_permission_required(PERMISSION)
 def shortcut_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "settings/shortcuts.html", {"shortcuts": selectors.shortcuts()})
+    return _object_list(
+        request,
+        selectors.shortcuts(),
+        title="Shortcuts",
+        intro="Canned replies agents insert into conversations.",
+        columns=(
+            Column("Name", lambda shortcut: shortcut.name),
+            Column("Category", lambda shortcut: shortcut.category),
+            Column("Text", lambda shortcut: Truncator(shortcut.text).chars(120)),
+        ),
+        url_prefix="settings_app:shortcut",
+        history="shortcut",
+        create_label="New shortcut",
+        empty="No shortcuts yet.",
+    )
 
 
 @org_permission_required(PERMISSION)
