@@ -8,7 +8,7 @@ from accounts.models import User
 from auditlog.declare import Audited, Nav, register
 from settings_app import services
 from settings_app.criteria_diff import diff_actions, diff_criteria
-from settings_app.models import BusinessRule, SavedSearch, Shortcut, SupportAccess
+from settings_app.models import BusinessRule, Macro, SavedSearch, Shortcut, SupportAccess
 
 
 def _diff_actions(before: Any, after: Any) -> list:
@@ -83,5 +83,19 @@ register(
             url_name="settings_app:support_access",
             order=40,
         ),
+    ),
+    Audited(
+        model=Macro,
+        section="Macro",
+        event_type="settings",
+        subject_type="macro",
+        kind="macro",
+        properties=("name", "text", "tags"),
+        subject_name=lambda macro: macro.name,
+        edit_url="settings_app:macro_edit",
+        history="Macro",
+        restore=lambda macro, values: services.macro_update(macro=macro, **values),
+        empty_as={"text": "", "tags": []},
+        nav=Nav(group="Settings", label="Macros", url_name="settings_app:macros", order=25),
     ),
 )

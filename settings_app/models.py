@@ -124,3 +124,21 @@ class SupportAccess(AuditedModel, TenantModel):
         if self.expires_at <= timezone.now():
             return "Expired"
         return "Active" if self.enabled else "Revoked"
+
+
+class Macro(AuditedModel, TenantModel):
+    """What an agent applies to a conversation in one click: a reply and tags to add."""
+
+    name = models.CharField(max_length=200)
+    text = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name"], name="macro_unique_name_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

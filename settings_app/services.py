@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from auditlog import clock, context, recorder
 from settings_app.criteria import validate_actions, validate_criteria
-from settings_app.models import SEARCH_COLUMNS, BusinessRule, SavedSearch, Shortcut, SupportAccess
+from settings_app.models import (
+    SEARCH_COLUMNS,
+    BusinessRule,
+    Macro,
+    SavedSearch,
+    Shortcut,
+    SupportAccess,
+)
 
 
 def _clean_name(name: str, model: type, *, exclude_pk: int | None = None, what: str) -> str:
@@ -284,3 +291,47 @@ def support_access_expire() -> list[int]:
             grant.save(update_fields=["enabled"])
             expired.append(grant.pk)
     return expired
+
+
+# Macros --------------------------------------------------------------------------------------
+
+
+def _macro_tags(tags: Any) -> list[str]:
+    """Tags to add: text without commas, each once, in the order given."""
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if not isinstance(tags, list | tuple) or not all(isinstance(tag, str) for tag in tags):
+        raise ValidationError({"tags": "Tags must be a list of words."})
+    cleaned = list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+    if any(len(tag) > 50 for tag in cleaned):
+        raise ValidationError({"tags": "A tag is at most 50 characters."})
+    return cleaned
+
+
+def macro_create(*, name: str, text: str = "", tags: Any = ()) -> Macro:
+    with transaction.atomic():
+        macro = Macro(
+            name=_clean_name(name, Macro, what="macro"),
+            text=(text or "").strip(),
+            tags=_macro_tags(list(tags) if isinstance(tags, tuple) else tags),
+            created_at=clock.now(),
+        )
+        macro.save()
+    return macro
+
+
+def macro_update(
+    *, macro: Macro, name: str | None = None, text: str | None = None, tags: Any = None
+) -> Macro:
+    if name is not None:
+        macro.name = _clean_name(name, Macro, exclude_pk=macro.pk, what="macro")
+    if text is not None:
+        macro.text = text.strip()
+    if tags is not None:
+        macro.tags = _macro_tags(tags)
+    macro.save()
+    return macro
+
+
+def macro_delete(*, macro: Macro) -> None:
+    macro.delete()

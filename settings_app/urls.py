@@ -49,4 +49,8 @@ urlpatterns = [
         views.support_access_delete,
         name="support_access_delete",
     ),
+    path("settings/macros/", views.macro_list, name="macros"),
+    path("settings/macros/new/", views.macro_create, name="macro_create"),
+    path("settings/macros/<int:pk>/", views.macro_edit, name="macro_edit"),
+    path("settings/macros/<int:pk>/delete/", views.macro_delete, name="macro_delete"),
 ]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model
@@ -27,6 +28,7 @@ from settings_app.forms import BusinessRuleForm, SavedSearchForm, ShortcutForm, 
 from settings_app.models import (
     SEARCH_COLUMNS,
     BusinessRule,
+    Macro,
     SavedSearch,
     Shortcut,
     SupportAccess,
@@ -420,4 +422,81 @@ def support_access_delete(request: HttpRequest, pk: int) -> HttpResponse:
         kind="support access",
         back="settings_app:support_access",
         delete=lambda: services.support_access_delete(grant=grant),
+    )
+
+
+# Macros --------------------------------------------------------------------------------------
+
+
+class MacroForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6}), help_text="The reply it adds."
+    )
+    tags = forms.CharField(
+        max_length=500, required=False, help_text="Tags it adds, separated by commas."
+    )
+
+    def __init__(self, data: Any = None, *, instance: Macro | None = None) -> None:
+        initial = (
+            {"name": instance.name, "text": instance.text, "tags": ", ".join(instance.tags)}
+            if instance
+            else None
+        )
+        super().__init__(data, initial=initial)
+
+
+@org_permission_required(PERMISSION)
+def macro_list(request: HttpRequest) -> HttpResponse:
+    return _object_list(
+        request,
+        Macro.objects.order_by("name", "id"),
+        title="Macros",
+        intro="What agents apply to a conversation in one click: a reply and tags.",
+        columns=(
+            Column("Name", lambda macro: macro.name),
+            Column("Tags", lambda macro: ", ".join(macro.tags)),
+            Column("Reply", lambda macro: Truncator(macro.text).chars(120)),
+        ),
+        url_prefix="settings_app:macro",
+        history="macro",
+        create_label="New macro",
+        empty="No macros yet.",
+    )
+
+
+@org_permission_required(PERMISSION)
+def macro_create(request: HttpRequest) -> HttpResponse:
+    form = MacroForm(request.POST or None)
+    if request.method == "POST":
+        macro = _submit(form, lambda data: services.macro_create(**data))
+        if macro is not None:
+            messages.success(request, f"Created macro “{macro}”.")
+            return redirect("settings_app:macros")
+    return _form_page(request, form, title="New macro", back="settings_app:macros")
+
+
+@org_permission_required(PERMISSION)
+def macro_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    macro = get_object_or_404(Macro.objects, pk=pk)
+    form = MacroForm(request.POST or None, instance=macro)
+    if request.method == "POST":
+        saved = _submit(form, lambda data: services.macro_update(macro=macro, **data))
+        if saved is not None:
+            messages.success(request, f"Saved macro “{saved}”.")
+            return redirect("settings_app:macros")
+    return _form_page(
+        request, form, title=f"Edit macro “{macro}”", back="settings_app:macros", subject=macro
+    )
+
+
+@org_permission_required(PERMISSION)
+def macro_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    macro = get_object_or_404(Macro.objects, pk=pk)
+    return _confirm_delete(
+        request,
+        macro,
+        kind="macro",
+        back="settings_app:macros",
+        delete=lambda: services.macro_delete(macro=macro),
     )

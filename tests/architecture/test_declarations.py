@@ -32,6 +32,7 @@ SECTION_ORDER = (
     "Organisation",
     "Support Access",
     "Workflow",
+    "Macro",  # the worked example: declared by settings_app, beyond the catalog
     "Work Session",
     "Conversation",
     "Customer",
@@ -58,13 +59,13 @@ def test_a_declaration_short_of_the_catalog_fails_the_check():
     doctored = (
         replace(spec["Shortcut"], properties=(*spec["Shortcut"].properties, "colour")),
         replace(spec["Search"], kind="saved_search"),
-        catalog.Section("Macro", "settings", ("create",), ("name",), "macro", kind="macro"),
+        catalog.Section("Holiday", "settings", ("create",), ("date",), "holiday", kind="holiday"),
     )
     messages = checks.spec_problems(doctored)
     assert [m.id for m in messages] == ["auditlog.E012"] * 3
     assert "'Shortcut' is declared with no properties ['colour']" in messages[0].msg
     assert "kind 'search', not 'saved_search'" in messages[1].msg
-    assert "section 'Macro' (settings) is not declared" in messages[2].msg
+    assert "section 'Holiday' (settings) is not declared" in messages[2].msg
 
 
 def test_everything_derived_comes_from_the_declarations():
@@ -75,6 +76,7 @@ def test_everything_derived_comes_from_the_declarations():
         "organisation": "Organisation",
         "support_access": "Support Access",
         "workflow": "Workflow",
+        "macro": "Macro",
     }
     assert catalog.kind_subject_type("organisation") == "organization"
     assert set(history.kinds()) == {
@@ -86,12 +88,14 @@ def test_everything_derived_comes_from_the_declarations():
         "support_access",
         "conversation",
         "customer",
+        "macro",
     }
     assert {s for s, kind in history.kinds().items() if kind.restorable} == {
         "search",
         "shortcut",
         "business_rule",
         "support_access",
+        "macro",
     }
     assert declare.subject_pages()["shortcut"] == (Shortcut, "settings_app:shortcut_edit")
     assert [link.label for link in declare.row_links()["Work Session"]] == ["Timeline"]
