@@ -1,0 +1,1 @@
+"""Tests of the project's structure: which package may import which."""
