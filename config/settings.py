@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "settings_app",
     "worksession",
     "conversations",
+    "demo",
 ]
 
 MIDDLEWARE = [

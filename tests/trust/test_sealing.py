@@ -16,8 +16,8 @@ from django.db import connections
 
 from accounts.tenancy import tenant
 from auditlog import context, digests, integrity, mac, recorder
-from auditlog.management.commands.load_bench_events import missing_sections
 from auditlog.models import AuditDigest, AuditSeal
+from demo.management.commands.load_bench_events import missing_sections
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 

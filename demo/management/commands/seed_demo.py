@@ -1,7 +1,7 @@
 """python manage.py seed_demo: the demo organisation "Acme Support" and a month of its history.
 
-Everything goes through the real services with a simulated clock (see _demo.py), in one
-transaction: an interrupted run leaves nothing behind, and a second run changes nothing.
+Everything goes through the real services with a simulated clock (see demo/simulation.py), in
+one transaction: an interrupted run leaves nothing behind, and a second run changes nothing.
 """
 
 import logging
@@ -12,9 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from accounts.management.commands._demo import ADMIN, DemoHistory
 from accounts.models import Organization, User
 from auditlog import daycounts
+from demo.simulation import ADMIN, DemoHistory
 
 DEMO_NAME = "Acme Support"
 DEMO_PASSWORD = "auditdesk-demo"  # noqa: S105 - the documented demo password
