@@ -17,10 +17,10 @@ from django.db import transaction
 from accounts.models import User
 from auditlog import clock, context
 from auditlog.context import Actor
+from conversations import hooks
 from conversations.models import Conversation, Customer, WorkflowSettings
 from settings_app.criteria import matches
 from settings_app.selectors import business_rules_enabled
-from worksession import services as worksession
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 50
@@ -113,26 +113,28 @@ def _check_choice(field: str, value: str, choices: dict[str, str]) -> None:
         raise ConversationError(field, f"{value!r} is not a valid {field} ({', '.join(choices)}).")
 
 
-def _check_capacity(conversation: Conversation, assignee: User, allow_over_capacity: bool) -> None:
-    if allow_over_capacity:
-        return
-    load = worksession.load_if_assigned(user=assignee, conversation=conversation)
-    if load.over_capacity:
-        raise ConversationError(
-            "assigned_to",
-            f"{assignee} is at capacity ({load.before} of {load.capacity} open conversations); "
-            "only someone who manages routing can assign beyond it.",
-        )
+def _check_assignment(
+    conversation: Conversation, assignee: User, allow_over_capacity: bool
+) -> None:
+    """Sends assignment_checking, whose receivers (worksession: capacity) may refuse it."""
+    hooks.assignment_checking.send(
+        sender=Conversation,
+        conversation=conversation,
+        assignee=assignee,
+        allow_over_capacity=allow_over_capacity,
+    )
 
 
 def _save(
     conversation: Conversation, *, previous_assignee_id: int | None, previous_status: str
 ) -> None:
     conversation.save()
-    worksession.assignment_changed(
+    hooks.assignment_changed.send(
+        sender=Conversation,
         conversation=conversation,
         previous_assignee_id=previous_assignee_id,
         previous_status=previous_status,
+        deleted=False,
     )
 
 
@@ -165,7 +167,7 @@ def conversation_create(
     )
     with transaction.atomic():
         if assigned_to is not None:
-            _check_capacity(conversation, assigned_to, allow_over_capacity)
+            _check_assignment(conversation, assigned_to, allow_over_capacity)
         _save(conversation, previous_assignee_id=None, previous_status=status)
         _run_business_rules(conversation)
     return conversation
@@ -221,7 +223,7 @@ def conversation_update(
             conversation.assigned_to_id is not None
             and conversation.assigned_to_id != previous_assignee_id
         ):
-            _check_capacity(conversation, conversation.assigned_to, allow_over_capacity)
+            _check_assignment(conversation, conversation.assigned_to, allow_over_capacity)
         conversation.last_activity_at = clock.now()
         _save(
             conversation,
@@ -243,7 +245,7 @@ def conversation_assign(
         if previous_assignee_id == (assignee.pk if assignee else None):
             return conversation
         if assignee is not None:
-            _check_capacity(conversation, assignee, allow_over_capacity)
+            _check_assignment(conversation, assignee, allow_over_capacity)
         conversation.assigned_to = assignee
         _save(
             conversation,
@@ -257,7 +259,8 @@ def conversation_delete(*, conversation: Conversation) -> None:
     with transaction.atomic():
         if conversation.assigned_to_id is not None:
             # Recorded first, while the conversation still has its id for the row.
-            worksession.assignment_changed(
+            hooks.assignment_changed.send(
+                sender=Conversation,
                 conversation=conversation,
                 previous_assignee_id=conversation.assigned_to_id,
                 previous_status=conversation.status,

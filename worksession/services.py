@@ -292,8 +292,9 @@ def assignment_changed(
 ) -> None:
     """Record unassign (previous agent) and assign (new agent) rows with both agents' load.
 
-    Called by conversations.services right after the save that changed `assigned_to`, in
-    the same transaction and with the same actor.
+    Called, through conversations.hooks.assignment_changed, right after the save that changed
+    `assigned_to` (or before the conversation is deleted), in the same transaction and with
+    the same actor.
     """
     new_assignee_id = None if deleted else conversation.assigned_to_id
     if previous_assignee_id == new_assignee_id:

@@ -1,12 +1,17 @@
-"""Work sessions follow sign-in: one starts at login and ends at logout."""
+"""Work sessions follow sign-in (one starts at login and ends at logout), and assignments
+answer to the agent's capacity and are recorded with the agent's load."""
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from accounts.models import User
 from accounts.tenancy import tenant
 from auditlog.context import Actor
+from conversations import hooks
+from conversations.models import Conversation
+from conversations.services import ConversationError
 from worksession import services
 
 
@@ -27,3 +32,39 @@ def _end_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None and _works_conversations(user):
         with tenant(user.org_id, actor=Actor.for_user(user)):
             services.work_session_end(user=user, reason="logout")
+
+
+@receiver(hooks.assignment_checking, sender=Conversation, dispatch_uid="worksession-capacity")
+def _refuse_over_capacity(
+    sender: type[Conversation],
+    conversation: Conversation,
+    assignee: User,
+    allow_over_capacity: bool,
+    **kwargs: Any,
+) -> None:
+    if allow_over_capacity:
+        return
+    load = services.load_if_assigned(user=assignee, conversation=conversation)
+    if load.over_capacity:
+        raise ConversationError(
+            "assigned_to",
+            f"{assignee} is at capacity ({load.before} of {load.capacity} open conversations); "
+            "only someone who manages routing can assign beyond it.",
+        )
+
+
+@receiver(hooks.assignment_changed, sender=Conversation, dispatch_uid="worksession-assignment")
+def _record_assignment(
+    sender: type[Conversation],
+    conversation: Conversation,
+    previous_assignee_id: int | None,
+    previous_status: str,
+    deleted: bool,
+    **kwargs: Any,
+) -> None:
+    services.assignment_changed(
+        conversation=conversation,
+        previous_assignee_id=previous_assignee_id,
+        previous_status=previous_status,
+        deleted=deleted,
+    )
