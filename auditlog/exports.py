@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models.expressions import RawSQL
@@ -22,7 +23,6 @@ from django.utils import timezone
 from auditlog.filters import active_filters, filter_events
 from auditlog.models import AuditEventQuerySet, AuditExport
 from auditlog.recorder import record
-from config.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -374,16 +374,16 @@ def exports_delete_expired() -> int:
     return count
 
 
-@app.task(name="auditlog.export_run")
+@shared_task(name="auditlog.export_run")
 def export_run_task(export_id: str) -> None:
     export_run(export_id=export_id)
 
 
-@app.task(name="auditlog.exports_enqueue_waiting")
+@shared_task(name="auditlog.exports_enqueue_waiting")
 def exports_enqueue_waiting_task() -> int:
     return exports_enqueue_waiting()
 
 
-@app.task(name="auditlog.exports_delete_expired")
+@shared_task(name="auditlog.exports_delete_expired")
 def exports_delete_expired_task() -> int:
     return exports_delete_expired()
