@@ -6,8 +6,8 @@ from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken
 from accounts.services import api_token_authenticate
-from auditlog import context
-from auditlog.context import Actor
+from core import context
+from core.context import Actor
 
 # Writing answers the object written (and PATCH {} would read it), so a write scope reads too.
 IMPLIED_BY = {

@@ -23,8 +23,8 @@ SIDEBAR_GROUPS = ("Organisation", "Settings", "Security", "Work")
 SIDEBAR_PAGES = (
     Nav(group="Security", label="Audit Log", url_name="audit_log", order=10),
     Nav(group="Work", label="Routing & capacity", url_name="worksession:routing", order=10),
-    Nav(group="Work", label="Team Pulse", url_name="worksession:pulse", order=30),
-    Nav(group="Work", label="Connectivity lapses", url_name="worksession:connectivity", order=40),
+    Nav(group="Work", label="Team Pulse", url_name="work_pulse", order=30),
+    Nav(group="Work", label="Connectivity lapses", url_name="work_connectivity", order=40),
 )
 
 

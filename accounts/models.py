@@ -9,9 +9,15 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from accounts.tenancy import TenantManager, TenantModel, TenantQuerySet
-from auditlog import context, recorder
-from auditlog.recorder import AuditedModel, AuditedQuerySet
+from auditlog import recorder
+from auditlog.recorder import (
+    AuditedModel,
+    AuditedQuerySet,
+    AuditedTenantModel,
+    AuditedTenantQuerySet,
+)
+from core import context
+from core.tenancy import TenantManager
 
 # What an organisation may choose for its connectivity grace (Settings > Organisation): at
 # least two of the workspace's 15-second heartbeats, at most an hour.
@@ -45,7 +51,7 @@ class Organization(AuditedModel):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
-class RoleGroup(AuditedModel, TenantModel):
+class RoleGroup(AuditedTenantModel):
     name = models.CharField(max_length=100)
     permissions = models.JSONField(default=list, blank=True)
 
@@ -61,7 +67,7 @@ class RoleGroup(AuditedModel, TenantModel):
         return self.name
 
 
-class UserQuerySet(TenantQuerySet):
+class UserQuerySet(AuditedTenantQuerySet):
     pass
 
 
@@ -82,8 +88,8 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         return self.create_user(email, password, **extra)
 
 
-class TenantUserManager(TenantManager, UserManager):
-    pass
+class TenantUserManager(TenantManager.from_queryset(UserQuerySet), UserManager):
+    """`User.objects`: the current organisation's users, bulk writes recorded."""
 
 
 class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
@@ -160,7 +166,7 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
         return self.has_org_perm("audit.view")
 
 
-class ApiToken(AuditedModel, TenantModel):
+class ApiToken(AuditedTenantModel):
     """An organisation's API credential. Only a SHA-256 of the secret is kept."""
 
     # SPEC §8.2; a write scope also reads (accounts.authentication.ApiClient.has_scope).

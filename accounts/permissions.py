@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 
 from accounts.models import Organization, RoleGroup, User
-from auditlog import context
+from core import context
 
 PERMISSIONS: dict[str, str] = {
     "audit.view": "View the system audit log",

@@ -36,9 +36,9 @@ from accounts.permissions import (
     is_administrator,
     keep_an_administrator,
 )
-from accounts.tenancy import tenant
 from auditlog import catalog, retention
 from auditlog.models import AuditRetention
+from core.tenancy import tenant
 
 TOKEN_PREFIX = "adk_"  # noqa: S105 - a public marker, not a secret
 

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.backends import SIGNIN_FAILURE
 from accounts.models import User
-from auditlog import context
-from auditlog.context import ANONYMOUS, SYSTEM, Actor
 from auditlog.signals import audit_event
+from core import context
+from core.context import ANONYMOUS, SYSTEM, Actor
 
 # Request attributes: the failed attempt is recorded; a lockout waiting for that row.
 _FAILURE_RECORDED = "auditdesk_failure_recorded"

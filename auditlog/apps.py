@@ -11,9 +11,10 @@ class AuditlogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from auditlog import checks, declare, middleware, signals  # noqa: F401
+        from auditlog import checks, declare, signals  # noqa: F401
         from auditlog.retention import retention_defaults_sync
         from auditlog.roles import grant_after_migrate
+        from core import middleware  # noqa: F401 (its request_finished receiver)
 
         # Every app's audit.py declares its sections (auditlog/declare.py); then the catalog,
         # the filters and the pages can read them.

@@ -24,7 +24,7 @@ def audit_backend_configured(app_configs: Any, **kwargs: Any) -> list[checks.Che
 def middleware_order(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     middleware = list(settings.MIDDLEWARE)
     auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
-    ours = "auditlog.middleware.AuditContextMiddleware"
+    ours = "core.middleware.AuditContextMiddleware"
     if (
         ours not in middleware
         or auth not in middleware

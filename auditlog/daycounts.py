@@ -26,9 +26,9 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Sum
 
-from auditlog import context
 from auditlog.models import AuditEventDayCount, AuditEventDayMark
 from auditlog.roles import owner_db, owner_mode
+from core import context
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +135,13 @@ def roll_up(
     *, org_id: int | None = None, max_days: int | None = None, using: str = "default"
 ) -> RollUp:
     """Count every organisation's (or one's) finished days not counted yet."""
-    from accounts.models import Organization
     from auditlog.integrity import _horizon
+    from core.tenancy import organization_model
 
     using = owner_db(using)
     with owner_mode(using), connections[using].cursor() as cursor:
         horizon = _horizon(cursor, settings.AUDIT_SEAL_MARGIN_SECONDS)
-    organisations = Organization.objects.using(using).order_by("pk")
+    organisations = organization_model().objects.using(using).order_by("pk")
     if org_id is not None:
         organisations = organisations.filter(pk=org_id)
     summary = RollUp()
@@ -169,13 +169,15 @@ def forget(
     """Events up to `gone_through` (of one organisation and section, or all) were purged: drop
     the counts of the days before it and count its own day again. Call it in the purge's
     transaction."""
-    from accounts.models import Organization
+    from core.tenancy import organization_model
 
     using = owner_db(using)
     org_ids = (
         [org_id]
         if org_id is not None
-        else list(Organization.objects.using(using).order_by("pk").values_list("pk", flat=True))
+        else list(
+            organization_model().objects.using(using).order_by("pk").values_list("pk", flat=True)
+        )
     )
     for one in org_ids:
         # One organisation at a time: row-level security shows each only its own rows.

@@ -45,7 +45,7 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from auditlog import catalog, context, digests, mac
+from auditlog import catalog, digests, mac
 from auditlog.models import (
     AuditChainStatus,
     AuditDigest,
@@ -54,6 +54,7 @@ from auditlog.models import (
     AuditSealRun,
 )
 from auditlog.roles import owner_db, owner_mode
+from core import context
 
 log = logging.getLogger(__name__)
 
@@ -649,7 +650,7 @@ def seal(
     `workers` (default settings.AUDIT_SEAL_WORKERS) organisations are sealed at a time, each
     in a process (or a thread where forking is not allowed) with its own database
     connection. `progress(org_id, seals)` is called as each organisation is done."""
-    from accounts.models import Organization
+    from core.tenancy import organization_model
 
     margin = settings.AUDIT_SEAL_MARGIN_SECONDS if margin_seconds is None else margin_seconds
     owner = owner_db(using)
@@ -661,7 +662,7 @@ def seal(
         org_ids = [org_id]
     else:
         org_ids = list(
-            Organization.objects.using(owner).order_by("pk").values_list("pk", flat=True)
+            organization_model().objects.using(owner).order_by("pk").values_list("pk", flat=True)
         )
     if platform or (platform is None and org_id is None):
         org_ids.append(None)

@@ -11,8 +11,8 @@ from django.db.models.query import ModelIterable
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.tenancy import TenantModel
 from auditlog import catalog
+from core.tenancy import TenantModel
 
 
 class AuditEventQuerySet(models.QuerySet):

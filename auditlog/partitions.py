@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
-from auditlog import catalog, context, daycounts
+from auditlog import catalog, daycounts
 from auditlog.roles import owner_db, owner_mode
+from core import context
 
 log = logging.getLogger(__name__)
 

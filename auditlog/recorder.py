@@ -21,8 +21,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
 from django.db.models.signals import post_delete, post_save
 
-from auditlog import catalog, clock, context, storage
-from auditlog.context import Actor
+from auditlog import catalog, storage
+from core import clock, context
+from core.context import Actor
+from core.tenancy import TenantManager, TenantModel, TenantQuerySet
 
 _django_dumps = DjangoJSONEncoder(sort_keys=False, ensure_ascii=False).encode
 # Dates and times go to Django's encoder (its formats); so does anything else
@@ -484,3 +486,22 @@ def record(
     ]
     _buffer(using, rows)
     return change_id
+
+
+class AuditedTenantQuerySet(AuditedQuerySet, TenantQuerySet):
+    """An organisation's rows of an audited model: bulk writes recorded too."""
+
+
+class AuditedTenantManager(TenantManager.from_queryset(AuditedTenantQuerySet)):
+    """`Model.objects` of an audited tenant model: scoped to the current organisation."""
+
+
+class AuditedTenantModel(AuditedModel, TenantModel):
+    """A row that belongs to one organisation and whose changes are recorded (declared in its
+    app's audit.py): both managers' bulk writes go through the recorder."""
+
+    all_tenants = models.Manager.from_queryset(AuditedTenantQuerySet)()
+    objects = AuditedTenantManager()
+
+    class Meta:
+        abstract = True

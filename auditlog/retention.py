@@ -26,10 +26,11 @@ from typing import Any
 from django.db import connections, transaction
 from django.utils import timezone
 
-from auditlog import catalog, context, daycounts, digests, partitions
+from auditlog import catalog, daycounts, digests, partitions
 from auditlog.integrity import manifest_entries
 from auditlog.models import AuditEvent, AuditPurge, AuditRetention, AuditRetentionDefault, AuditSeal
 from auditlog.roles import owner_db, owner_mode
+from core import context
 
 log = logging.getLogger(__name__)
 

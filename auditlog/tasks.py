@@ -1,32 +1,10 @@
-"""Celery base task that carries the sender's audit context into the worker; audit log jobs."""
+"""Audit log jobs: sealing, verification, retention, day counts (Celery beat)."""
 
 import logging
-from typing import Any
 
-from celery import Task, shared_task
-
-from auditlog import context
-
-CONTEXT_HEADER = "audit_context"
+from celery import shared_task
 
 log = logging.getLogger(__name__)
-
-
-class ContextTask(Task):
-    """Tasks run with the audit context of whoever sent them (actor, org, ip, request id)."""
-
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        headers = dict(options.pop("headers", None) or {})
-        headers.setdefault(CONTEXT_HEADER, context.current().to_dict())
-        return super().apply_async(args, kwargs, headers=headers, **options)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Custom message headers surface as attributes of the task's request.
-        sent = getattr(self.request, CONTEXT_HEADER, None)
-        if not sent:
-            return super().__call__(*args, **kwargs)
-        with context.use(context.AuditContext.from_dict(sent)):
-            return super().__call__(*args, **kwargs)
 
 
 # Platform jobs on the audit log (scheduled by CELERY_BEAT_SCHEDULE; never on the write path).
@@ -54,13 +32,13 @@ def verify_chains(full: bool = False) -> int:
     """Verify every organisation's chains and the platform's: from each checkpoint against
     the stored signed digests, with the unsealed rows' MACs (hourly); or everything from the
     oldest retained seal against the digest files outside the database (`full`, daily)."""
-    from accounts.models import Organization
     from auditlog import integrity
     from auditlog.roles import owner_db
+    from core.tenancy import organization_model
 
     broken = 0
     org_ids: list[int | None] = list(
-        Organization.objects.using(owner_db()).order_by("pk").values_list("pk", flat=True)
+        organization_model().objects.using(owner_db()).order_by("pk").values_list("pk", flat=True)
     )
     for org_id in [*org_ids, None]:
         report = integrity.verify(

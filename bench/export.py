@@ -83,10 +83,10 @@ def ensure_events(count: int) -> tuple[object, int]:
 
     from accounts.models import Organization
     from accounts.services import organization_create
-    from accounts.tenancy import tenant
     from auditlog.models import AuditEvent
     from auditlog.roles import owner_db, owner_mode
     from bench.synthetic_events import insert_synthetic_events
+    from core.tenancy import tenant
 
     org = Organization.objects.filter(slug=ORG_SLUG).first()
     if org is None:
@@ -130,7 +130,7 @@ def bare_copy(statement: str, org_id: int) -> tuple[int, int, float]:
     """Rows, bytes and seconds for the COPY alone, read by psycopg in this process."""
     from django.db import connection
 
-    from auditlog.exports import prepare_reader
+    from audit_read.exports import prepare_reader
 
     prepare_reader(connection, org_id)
     rows = size = 0
@@ -192,9 +192,9 @@ def main() -> None:
 
     from accounts.models import ApiToken
     from accounts.services import api_token_create
-    from accounts.tenancy import tenant
-    from auditlog.exports import copy_statement
-    from auditlog.filters import filter_events
+    from audit_read.exports import copy_statement
+    from audit_read.filters import filter_events
+    from core.tenancy import tenant
 
     if args.org_slug:
         from accounts.models import Organization

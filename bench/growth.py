@@ -52,8 +52,8 @@ def main() -> None:
     from tqdm import tqdm
 
     from accounts.models import Organization, User
-    from accounts.tenancy import tenant
     from auditlog.models import AuditEvent
+    from core.tenancy import tenant
 
     def use(database: str) -> None:
         # Both logins switch: the application's (measured) and the owner's (its jobs).

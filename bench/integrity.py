@@ -216,10 +216,10 @@ def measure_run(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from accounts.models import Organization, User
-    from accounts.tenancy import tenant
     from auditlog import digests, integrity
     from auditlog.models import AuditEvent
     from auditlog.roles import owner_db
+    from core.tenancy import tenant
 
     digest_dir = Path(settings.AUDIT_DIGEST_DIR)
     shutil.rmtree(digest_dir, ignore_errors=True)

@@ -72,7 +72,7 @@ def prepare_accounts(administrators: int) -> list[dict[str, str]]:
     from accounts.models import User
     from accounts.permissions import ADMINISTRATOR
     from accounts.services import role_group_for, user_create
-    from accounts.tenancy import tenant
+    from core.tenancy import tenant
 
     orgs = _orgs(len(ADMIN_SPREAD))
     spread = [n * administrators / sum(ADMIN_SPREAD[: len(orgs)]) for n in ADMIN_SPREAD]
@@ -97,7 +97,7 @@ def prepare_tokens(clients: int) -> list[dict[str, str]]:
     """Fresh audit:read tokens (their secrets are shown once), spread like the admins."""
     from accounts.models import ApiToken
     from accounts.services import api_token_create
-    from accounts.tenancy import tenant
+    from core.tenancy import tenant
 
     orgs = _orgs(len(TOKENS_PER_ORG))
     tokens = []
@@ -122,9 +122,9 @@ def browse_plan(org: Any, days: int, depth_pages: int, page_size: int = 50) -> d
     from django.utils import timezone
 
     from accounts.models import User
-    from accounts.tenancy import tenant
-    from auditlog import filters, paging
+    from audit_read import filters, paging
     from auditlog.models import AuditEvent
+    from core.tenancy import tenant
 
     with tenant(org):
         today = timezone.now().astimezone(org.tz).date()

@@ -40,8 +40,9 @@ def main() -> None:
 
     from accounts.models import Organization, RoleGroup, User
     from accounts.services import organization_create
-    from auditlog import context, recorder
-    from auditlog.context import Actor
+    from auditlog import recorder
+    from core import context
+    from core.context import Actor
 
     org = Organization.objects.filter(slug="recorder-bench").first()
     if org is None:

@@ -96,8 +96,8 @@ def setup(args: argparse.Namespace) -> None:
     _django(args)
     from accounts.models import User
     from accounts.services import api_token_create, organization_create
-    from accounts.tenancy import tenant
     from conversations.services import customer_create
+    from core.tenancy import tenant
 
     plan: dict[str, Any] = {"writers": {}}
     orgs = []
@@ -145,10 +145,10 @@ def writer(args: argparse.Namespace) -> None:
     from django.db import DatabaseError, InterfaceError, connection, transaction
     from django.test import Client
 
-    from accounts.tenancy import tenant
-    from auditlog.context import Actor
     from conversations.models import Customer
     from conversations.services import customer_update
+    from core.context import Actor
+    from core.tenancy import tenant
 
     # A request cut off by the restart is logged by Django as a 500; here it is a clean
     # retry, counted below, not an error worth a traceback.
@@ -494,8 +494,8 @@ def _check(
     from django.db import connections
 
     from accounts.models import Organization
-    from auditlog import context
     from auditlog.roles import owner_db, owner_mode
+    from core import context
 
     ledgers = [json.loads((workdir / f"ledger-{i}.json").read_text()) for i in range(args.writers)]
     committed = {name for ledger in ledgers for name in ledger["committed"]}

@@ -146,9 +146,10 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import Organization, User
-    from accounts.tenancy import tenant
-    from auditlog import filters, paging, views
+    from audit_read import filters, paging
+    from audit_web import views
     from auditlog.models import AuditEvent
+    from core.tenancy import tenant
 
     org = Organization.objects.get(slug="bench-org-001")
     # Everything below reads as this organisation (tenant scoping and row-level security);

@@ -35,10 +35,10 @@ def prepare(writers: int, first_index: int = 0) -> None:
     `first_index` (the unaudited pool has its own objects, so neither changes the other's).
     """
     from accounts.models import Organization, User
-    from accounts.tenancy import tenant
-    from auditlog.context import Actor
     from conversations import services
     from conversations.models import Conversation, Customer
+    from core.context import Actor
+    from core.tenancy import tenant
 
     for index in range(first_index, first_index + writers):
         org = Organization.objects.get(slug=writer_org_slug(index))
@@ -185,11 +185,11 @@ def writer_main(
     from django.db import connection
 
     from accounts.models import Organization, User
-    from accounts.tenancy import tenant
-    from auditlog import context
-    from auditlog.context import Actor, AuditContext
     from conversations import services
     from conversations.models import Conversation, Customer
+    from core import context
+    from core.context import Actor, AuditContext
+    from core.tenancy import tenant
 
     org = Organization.objects.get(slug=writer_org_slug(index))
     prefix = f"Writer {index} "

@@ -9,8 +9,7 @@ organisation's id (subject_type "organization").
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from accounts.tenancy import TenantModel
-from auditlog.recorder import AuditedModel
+from auditlog.recorder import AuditedTenantModel
 
 STARTER, TEAM, BUSINESS, ENTERPRISE = "starter", "team", "business", "enterprise"
 PLANS: dict[str, str] = {
@@ -42,7 +41,7 @@ def _seats_field(default: int = 0) -> models.PositiveIntegerField:
     )
 
 
-class Subscription(AuditedModel, TenantModel):
+class Subscription(AuditedTenantModel):
     """The organisation's plan."""
 
     org = models.OneToOneField(
@@ -58,7 +57,7 @@ class Subscription(AuditedModel, TenantModel):
         return PLANS.get(self.plan, self.plan)
 
 
-class SeatAllocation(AuditedModel, TenantModel):
+class SeatAllocation(AuditedTenantModel):
     """How many seats of each kind the organisation pays for."""
 
     org = models.OneToOneField(

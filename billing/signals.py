@@ -6,8 +6,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import Organization
-from accounts.tenancy import tenant
 from billing.services import billing_provision
+from core.tenancy import tenant
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="billing-provision-new-organization")

@@ -4,7 +4,7 @@ needed to render them (plain context, no context processors: the database may be
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from auditlog.api_schema import not_found
+from core.api_schema import not_found
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -26,7 +26,7 @@ def _bad_parameter(request: HttpRequest) -> str | None:
 
 def bad_request(request: HttpRequest, message: str, param: str | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
-        # The API's error shape (auditlog.api_errors.BadParameters).
+        # The API's error shape (core.api_errors.BadParameters).
         name = param or "request"
         return JsonResponse(
             {"detail": f"Invalid parameter(s): {name}.", "errors": {name: message}, "status": 400},

@@ -26,7 +26,7 @@ def _from_trusted_proxy(request: HttpRequest) -> bool:
 
 class TrustedProxySchemeMiddleware:
     """X-Forwarded-Proto counts only when the peer is one of TRUSTED_PROXIES, as X-Forwarded-For
-    does (auditlog.context.client_ip): a client reaching the server directly cannot claim HTTPS
+    does (core.context.client_ip): a client reaching the server directly cannot claim HTTPS
     to skip the redirect. Placed before SecurityMiddleware, which reads the scheme."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -41,7 +41,7 @@ class TrustedProxySchemeMiddleware:
 class SessionLifetimeMiddleware:
     """Ends a signed-in session SESSION_COOKIE_AGE after sign-in, or once no request has come for
     SESSION_IDLE_TIMEOUT_SECONDS; the request then goes on signed out. Wall-clock time, not
-    auditlog.clock: a replayed history does not age anyone's session."""
+    core.clock: a replayed history does not age anyone's session."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -63,6 +63,9 @@ AUDIT_VERIFY_KEYS = env_list("AUDIT_VERIFY_KEYS")
 AUDIT_DIGEST_DIR = Path(os.environ.get("AUDIT_DIGEST_DIR", BASE_DIR / "var" / "digests"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# The tenant every organisation-owned row belongs to (core.tenancy.organization_model()).
+ORGANIZATION_MODEL = "accounts.Organization"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -94,7 +97,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.security.SessionLifetimeMiddleware",
-    "auditlog.middleware.AuditContextMiddleware",
+    "core.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.RejectNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -176,7 +179,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES",
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form field that carries the email
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "auditlog.context.client_ip_for_axes"
+AXES_CLIENT_IP_CALLABLE = "core.context.client_ip_for_axes"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2"]
 
@@ -255,7 +258,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "auditlog.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api_access.TokenRateThrottle"],
 }
 # Requests per API token ("N/second|minute|hour|day"); over it the API answers 429 + Retry-After.
@@ -275,7 +278,7 @@ SPECTACULAR_SETTINGS = {
     "DEFAULT_QUERY_MANAGER": "_base_manager",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "auditlog.api_schema.document_error_responses",
+        "core.api_schema.document_error_responses",
     ],
 }
 
@@ -288,7 +291,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Task modules outside an app's tasks.py (autodiscovery only looks there).
-CELERY_IMPORTS = ("auditlog.exports",)
+CELERY_IMPORTS = ("audit_read.exports",)
 # Exports requested while the broker was down are sent once it is back.
 CELERY_BEAT_SCHEDULE["audit-exports-enqueue-waiting"] = {
     "task": "auditlog.exports_enqueue_waiting",
@@ -347,7 +350,7 @@ WORK_SESSION_TIMEOUT_SECONDS = int(os.environ.get("WORK_SESSION_TIMEOUT_SECONDS"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "auditlog.context.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.context.RequestIdLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
     },

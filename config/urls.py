@@ -16,7 +16,7 @@ api_docs = csp_update({"img-src": ["data:"]})(
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("accounts.urls")),
-    path("", include("auditlog.urls")),
+    path("", include("audit_web.urls")),
     path("", include("billing.urls")),
     path("", include("settings_app.urls")),
     path("django-admin/", admin.site.urls),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/docs/", api_docs, name="api-docs"),
     path("", include("conversations.urls")),
     path("", include("worksession.urls")),
+    path("", include("insights.urls")),
     path("api/v1/", include("conversations.api_urls")),
 ]
 

@@ -17,9 +17,9 @@ from rest_framework.exceptions import ValidationError
 from accounts.api_access import ScopeOrPermission
 from accounts.authentication import ApiClient
 from accounts.models import User
-from auditlog.paging import ApiCursorPagination
 from conversations import services
 from conversations.models import Conversation, Customer
+from core.api_errors import ApiCursorPagination
 
 
 class Pagination(ApiCursorPagination):

@@ -4,12 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.tenancy import TenantModel
-from auditlog.recorder import AuditedModel
+from auditlog.recorder import AuditedTenantModel
 from settings_app.criteria import PRIORITIES, STATUSES
 
 
-class Customer(AuditedModel, TenantModel):
+class Customer(AuditedTenantModel):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
@@ -26,7 +25,7 @@ class Customer(AuditedModel, TenantModel):
         return self.name or self.email or f"Customer #{self.pk}"
 
 
-class Conversation(AuditedModel, TenantModel):
+class Conversation(AuditedTenantModel):
     OPEN, SNOOZED, DONE = STATUSES
     STATUS_CHOICES: dict[str, str] = {OPEN: "Open", SNOOZED: "Snoozed", DONE: "Done"}
     PRIORITY_CHOICES: dict[str, str] = {p: p.capitalize() for p in PRIORITIES}
@@ -74,7 +73,7 @@ class Conversation(AuditedModel, TenantModel):
         return self.STATUS_CHOICES.get(self.status, self.status)
 
 
-class WorkflowSettings(AuditedModel, TenantModel):
+class WorkflowSettings(AuditedTenantModel):
     """The organisation's scheduled workflow that closes idle and overslept conversations."""
 
     enabled = models.BooleanField(

@@ -15,10 +15,10 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from auditlog import clock, context
-from auditlog.context import Actor
 from conversations import hooks
 from conversations.models import Conversation, Customer, WorkflowSettings
+from core import clock, context
+from core.context import Actor
 from settings_app.criteria import matches
 from settings_app.selectors import business_rules_enabled
 

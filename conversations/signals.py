@@ -9,9 +9,9 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 from accounts.models import User
-from accounts.tenancy import tenant
 from conversations import services
 from conversations.models import Conversation
+from core.tenancy import tenant
 
 
 @receiver(pre_delete, sender=User, dispatch_uid="conversations-unassign-deleted-user")

@@ -3,8 +3,8 @@
 from celery import shared_task
 
 from accounts.models import Organization
-from accounts.tenancy import tenant
 from conversations import services
+from core.tenancy import tenant
 
 
 @shared_task

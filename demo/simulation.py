@@ -1,6 +1,6 @@
 """The demo organisation's history: a month of a support team, replayed through the real services.
 
-Time is simulated: `auditlog.clock` is pointed at the simulation's clock, so every audit row
+Time is simulated: `core.clock` is pointed at the simulation's clock, so every audit row
 and every domain timestamp (conversation activity, heartbeats, sessions) lands on the
 simulated moment. People act with the context the middleware would give them (actor, IP,
 user agent, request id); automations (business rules, queue router, connectivity lapses,
@@ -26,11 +26,11 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.models import Organization, RoleGroup, User
 from accounts.permissions import AGENT
-from auditlog import clock, context
-from auditlog.context import SYSTEM, Actor, AuditContext
 from billing import services as billing
 from conversations import services as conversations
 from conversations.models import Conversation, Customer
+from core import clock, context
+from core.context import SYSTEM, Actor, AuditContext
 from settings_app import services as settings_app
 from worksession import routing
 from worksession import services as worksession

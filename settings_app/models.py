@@ -3,8 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
-from accounts.tenancy import TenantModel
-from auditlog.recorder import AuditedModel
+from auditlog.recorder import AuditedTenantModel
 from settings_app.criteria import default_criteria
 
 # Columns a saved search can show, in the order offered.
@@ -26,7 +25,7 @@ def default_search_columns() -> list[str]:
     return list(DEFAULT_SEARCH_COLUMNS)
 
 
-class SavedSearch(AuditedModel, TenantModel):
+class SavedSearch(AuditedTenantModel):
     """A named conversation search (criteria in the condition language) and its columns."""
 
     name = models.CharField(max_length=200)
@@ -44,7 +43,7 @@ class SavedSearch(AuditedModel, TenantModel):
         return self.name
 
 
-class Shortcut(AuditedModel, TenantModel):
+class Shortcut(AuditedTenantModel):
     """A canned reply agents insert into conversations."""
 
     name = models.CharField(max_length=200)
@@ -62,7 +61,7 @@ class Shortcut(AuditedModel, TenantModel):
         return self.name
 
 
-class BusinessRule(AuditedModel, TenantModel):
+class BusinessRule(AuditedTenantModel):
     """When a conversation is created or updated and `criteria` match, apply `actions`.
 
     Enabled rules run in (position, id) order; see settings_app.selectors.business_rules_enabled.
@@ -88,7 +87,7 @@ class BusinessRule(AuditedModel, TenantModel):
         return self.name
 
 
-class SupportAccess(AuditedModel, TenantModel):
+class SupportAccess(AuditedTenantModel):
     """A grant letting the vendor's support staff into this organisation until `expires_at`.
 
     Revoking sets `enabled` to false (an `update` row), so the grant's history stays listed;
@@ -126,7 +125,7 @@ class SupportAccess(AuditedModel, TenantModel):
         return "Active" if self.enabled else "Revoked"
 
 
-class Macro(AuditedModel, TenantModel):
+class Macro(AuditedTenantModel):
     """What an agent applies to a conversation in one click: a reply and tags to add."""
 
     name = models.CharField(max_length=200)

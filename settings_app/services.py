@@ -13,7 +13,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from auditlog import clock, context, recorder
+from auditlog import recorder
+from core import clock, context
 from settings_app.criteria import validate_actions, validate_criteria
 from settings_app.models import (
     SEARCH_COLUMNS,

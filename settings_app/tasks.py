@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from accounts.tenancy import tenant
-from auditlog import clock
+from core import clock
+from core.tenancy import tenant
 from settings_app import services
 from settings_app.models import SupportAccess
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Organization, User
-from accounts.tenancy import tenant
 from auditlog.models import AuditEvent
+from core.tenancy import tenant
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

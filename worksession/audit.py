@@ -12,7 +12,7 @@ register(
         subject_type="user",
         actions=("session_start", "session_end", "update", "assign", "unassign"),
         properties=("status", "capacity", "conversation"),
-        links=(Link(label="Timeline", url_name="worksession:timeline", per_day=True),),
+        links=(Link(label="Timeline", url_name="work_timeline", per_day=True),),
     ),
     Exempt(
         AgentStatus,

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from accounts.tenancy import TenantModel
+from core.tenancy import TenantModel
 
 AVAILABLE = "Available"
 UNAVAILABLE = "Unavailable"

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Value, When
 
-from accounts.tenancy import tenant
-from auditlog.context import Actor
 from conversations import services as conversations
 from conversations.models import Conversation
+from core.context import Actor
+from core.tenancy import tenant
 from worksession.models import AVAILABLE, AgentStatus
 
 ROUTER = Actor("queue_router", None, "Queue router")

@@ -14,10 +14,10 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from auditlog import clock, context
-from auditlog.context import Actor
 from auditlog.recorder import record
 from conversations.models import Conversation
+from core import clock, context
+from core.context import Actor
 from worksession.models import AVAILABLE, STATUSES, UNAVAILABLE, AgentStatus
 
 SECTION = "Work Session"

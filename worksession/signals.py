@@ -7,11 +7,11 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from accounts.models import User
-from accounts.tenancy import tenant
-from auditlog.context import Actor
 from conversations import hooks
 from conversations.models import Conversation
 from conversations.services import ConversationError
+from core.context import Actor
+from core.tenancy import tenant
 from worksession import services
 
 

@@ -23,8 +23,9 @@ import psycopg
 from django.db import DatabaseError
 from django.db.backends.postgresql import base
 
-from auditlog import context, storage
+from auditlog import storage
 from auditlog.db.creation import DatabaseCreation
+from core import context
 
 log = logging.getLogger(__name__)
 

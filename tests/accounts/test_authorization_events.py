@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken, RoleGroup, User
-from auditlog import context
 from auditlog.models import AuditEvent
+from core import context
 from tests.conftest import PASSWORD, audit_rows, compact
 
 IP = "198.51.100.7"

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from accounts.services import user_update
-from auditlog import context
 from auditlog.models import AuditEvent
+from core import context
 from tests.conftest import PASSWORD, audit_rows, compact
 
 IP = "185.220.101.47"

@@ -6,7 +6,7 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.services import user_set_password
-from auditlog import context
+from core import context
 from tests.conftest import PASSWORD, audit_rows, compact
 
 HERE = __name__

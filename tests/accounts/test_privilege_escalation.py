@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.models import ApiToken, RoleGroup, User
 from accounts.permissions import ADMINISTRATOR, AGENT, PERMISSIONS
-from accounts.tenancy import tenant
+from core.tenancy import tenant
 from tests.conftest import PASSWORD, audit_rows, compact
 
 AUDIT_LOG = "/settings/security/audit-log/"

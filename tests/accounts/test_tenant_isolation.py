@@ -4,8 +4,8 @@ import pytest
 
 from accounts.models import ApiToken, RoleGroup, User
 from accounts.services import api_token_create
-from accounts.tenancy import TenantScopeError, tenant
 from auditlog.models import AuditEvent
+from core.tenancy import TenantScopeError, tenant
 from tests.conftest import count_tenant_audit_rows
 
 
@@ -71,7 +71,7 @@ def test_scoped_managers_refuse_to_run_without_an_organisation(org, other_org):
     with tenant(org):
         acme_users = set(User.objects.values_list("email", flat=True))
     assert acme_users == {"admin@acme.test"}
-    from auditlog import context
+    from core import context
 
     with context.use(org_id=None), pytest.raises(TenantScopeError):
         list(RoleGroup.objects.all())

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from auditlog import catalog, checks, declare, history
+from auditlog import catalog, checks, declare
 from auditlog.declare import Audited, Events, register
+from insights import history
 from settings_app.models import Shortcut
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,11 @@ from django.test import Client
 from accounts.models import ApiToken, Organization, RoleGroup, User
 from accounts.permissions import AGENT
 from accounts.services import api_token_create, organization_create, user_create, user_update
-from accounts.tenancy import tenant
-from auditlog import context
-from auditlog.context import Actor
 from auditlog.models import AuditEvent
 from auditlog.recorder import record
+from core import context
+from core.context import Actor
+from core.tenancy import tenant
 from tests.conftest import PASSWORD
 
 AGENT_IP = "198.51.100.7"

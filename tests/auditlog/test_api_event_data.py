@@ -4,12 +4,12 @@ from typing import Any
 
 from rest_framework import serializers as drf
 
-from auditlog import context
-from auditlog.context import Actor
+from audit_web.serializers import AuditEventSerializer, event_data
 from auditlog.models import AuditEvent
 from auditlog.recorder import record
-from auditlog.serializers import AuditEventSerializer, event_data
 from conversations.services import customer_create, customer_update
+from core import context
+from core.context import Actor
 
 
 def drf_rendering(event: AuditEvent) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import pytest
 from django.db import transaction
 
 from accounts.services import api_token_create
-from accounts.tenancy import tenant
-from auditlog.context import Actor
 from auditlog.recorder import record
+from core.context import Actor
+from core.tenancy import tenant
 from tests.auditlog.api_helpers import (
     ADMIN_IP,
     AGENT_IP,

@@ -17,11 +17,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tenancy import tenant
-from auditlog.exports import exports_delete_expired_task
+from audit_read.exports import exports_delete_expired_task
 from auditlog.models import AuditEvent, AuditExport
 from bench.synthetic_events import insert_synthetic_events
 from config.celery import app
+from core.tenancy import tenant
 from tests.conftest import make_org
 
 VOLUME = 200_000

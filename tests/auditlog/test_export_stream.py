@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from accounts.tenancy import tenant
-from auditlog.exports import CSV_COLUMNS
+from audit_read.exports import CSV_COLUMNS
 from auditlog.models import AuditEvent
+from core.tenancy import tenant
 from tests.auditlog.api_helpers import TRICKY_NAME, bearer, build_world, get_json, list_ids
 
 

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tenancy import tenant
-from auditlog import filters, paging
-from auditlog.context import Actor
+from audit_read import filters, paging
 from auditlog.recorder import record
+from core.context import Actor
+from core.tenancy import tenant
 
 BASE = datetime(2025, 6, 1, tzinfo=UTC)
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import transaction
 
-from auditlog import context, filters, paging
-from auditlog.context import Actor
+from audit_read import filters, paging
 from auditlog.recorder import record
+from core import context
+from core.context import Actor
 from tests.auditlog.api_helpers import get_json
 
 BASE = datetime(2025, 6, 1, tzinfo=UTC)

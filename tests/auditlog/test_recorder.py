@@ -8,10 +8,10 @@ from django.test import Client
 
 from accounts.models import RoleGroup, User
 from accounts.services import api_token_create, role_group_create, role_group_update, user_update
-from accounts.tenancy import tenant
-from auditlog import context
-from auditlog.context import Actor
 from auditlog.models import AuditEvent
+from core import context
+from core.context import Actor
+from core.tenancy import tenant
 from tests.conftest import audit_rows, compact
 
 REFUSE_AUDIT_SQL = """

@@ -7,10 +7,10 @@ from celery.contrib.testing.worker import start_worker
 
 from accounts.models import RoleGroup, User
 from accounts.services import role_group_update
-from accounts.tenancy import tenant
-from auditlog import context
-from auditlog.context import Actor
 from config.celery import app
+from core import context
+from core.context import Actor
+from core.tenancy import tenant
 from tests.conftest import audit_rows, make_org
 
 

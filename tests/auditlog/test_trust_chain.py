@@ -14,10 +14,10 @@ from django.db import connection
 from django.test import Client
 
 from accounts.services import api_token_create, role_group_create, role_group_update
-from accounts.tenancy import tenant
 from auditlog import integrity
 from auditlog.models import AuditEvent, AuditSeal
 from conversations.services import customer_create
+from core.tenancy import tenant
 from tests.conftest import superuser_connection
 
 

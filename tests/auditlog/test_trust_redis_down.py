@@ -17,10 +17,10 @@ from celery.contrib.testing.worker import start_worker
 from django.test import Client
 
 from accounts.services import api_token_create
-from accounts.tenancy import tenant
-from auditlog.exports import QUEUE_WAIT, exports_enqueue_waiting
+from audit_read.exports import QUEUE_WAIT, exports_enqueue_waiting
 from auditlog.models import AuditExport
 from config.celery import app
+from core.tenancy import tenant
 from tests.conftest import PASSWORD, audit_rows, compact, make_org
 
 REDIS_SERVER = shutil.which("redis-server")

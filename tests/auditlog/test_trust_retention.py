@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.services import role_group_create
-from auditlog import catalog, clock, daycounts, integrity, partitions, retention
+from auditlog import catalog, daycounts, integrity, partitions, retention
 from auditlog.models import (
     AuditDigest,
     AuditEvent,
@@ -21,6 +21,7 @@ from auditlog.models import (
 )
 from auditlog.recorder import record
 from conversations.services import customer_create
+from core import clock
 
 
 def _at(days_ago: float):

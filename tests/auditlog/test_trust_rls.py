@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import include, path
 
 from accounts.services import role_group_create
-from accounts.tenancy import tenant
-from auditlog import context
 from auditlog.models import AuditEvent
+from core import context
+from core.tenancy import tenant
 
 
 def raw_rows(request: HttpRequest) -> JsonResponse:

@@ -20,9 +20,9 @@ from django.utils import timezone
 from accounts.models import RoleGroup, User
 from accounts.permissions import ADMINISTRATOR, AGENT
 from accounts.services import user_create, user_update
-from accounts.tenancy import tenant
 from auditlog import recorder
-from auditlog.context import Actor
+from core.context import Actor
+from core.tenancy import tenant
 from settings_app.services import (
     business_rule_create,
     business_rule_update,

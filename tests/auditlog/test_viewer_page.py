@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.services import user_update
 from auditlog import recorder
-from auditlog.context import Actor
+from core.context import Actor
 from tests.conftest import PASSWORD
 
 URL = "/settings/security/audit-log/"
@@ -298,7 +298,7 @@ def test_a_deleted_subject_keeps_its_rows_but_loses_its_link(org, admin_client):
 
 
 def test_another_organisations_events_never_show(org, other_org, admin_client):
-    from accounts.tenancy import tenant
+    from core.tenancy import tenant
 
     with tenant(other_org):
         record(section="Customer", action="create", subject_id=1, subject_name="Globex secret")
@@ -311,8 +311,8 @@ def test_another_organisations_events_never_show(org, other_org, admin_client):
 def test_a_row_naming_another_organisations_object_gets_no_link(org, other_org, admin_client):
     """Subject links are looked up within the organisation (one UNION query for every type
     on the page): an id that exists only in another organisation never becomes a link."""
-    from accounts.tenancy import tenant
     from conversations.services import customer_create
+    from core.tenancy import tenant
     from settings_app.models import Shortcut
 
     with tenant(other_org):

@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.tenancy import tenant
 from auditlog import daycounts, integrity, retention
 from auditlog.models import AuditEventDayCount, AuditEventDayMark
 from auditlog.recorder import record
+from core.tenancy import tenant
 
 URL = "/settings/security/audit-log/volume.svg"
 # Counting is the owner's platform job, on its own login: it sees committed rows only.

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from auditlog import volume
-from auditlog.context import Actor
+from audit_read import volume
 from auditlog.recorder import record
+from core.context import Actor
 
 URL = "/settings/security/audit-log/volume.svg"
 

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from accounts.models import ApiToken
-from accounts.tenancy import tenant
 from conversations import services
 from conversations.models import Conversation, Customer
+from core.tenancy import tenant
 from tests.conftest import audit_rows, compact
 from tests.conversations.conftest import token_client
 

@@ -242,7 +242,7 @@ def test_bad_status_on_the_page_is_a_form_error_and_changes_nothing(org, agent_c
 
 
 def test_another_organisations_conversation_is_not_found(org, other_org, agent_client):
-    from accounts.tenancy import tenant
+    from core.tenancy import tenant
 
     with tenant(other_org):
         foreign = services.conversation_create(
@@ -256,7 +256,7 @@ def test_another_organisations_conversation_is_not_found(org, other_org, agent_c
 
 
 def test_another_organisations_customer_cannot_be_chosen(org, other_org, agent_client, customer):
-    from accounts.tenancy import tenant
+    from core.tenancy import tenant
 
     with tenant(other_org):
         foreign = services.customer_create(name="Globex buyer")

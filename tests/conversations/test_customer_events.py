@@ -98,7 +98,7 @@ def test_invalid_customer_form_is_a_form_error_and_changes_nothing(org, agent_cl
 
 
 def test_another_organisations_customer_is_not_found(org, other_org, agent_client):
-    from accounts.tenancy import tenant
+    from core.tenancy import tenant
 
     with tenant(other_org):
         foreign = services.customer_create(name="Globex buyer")

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from auditlog import clock
 from conversations import services
 from conversations.models import Conversation, WorkflowSettings
 from conversations.tasks import close_stale_conversations, close_stale_conversations_all
+from core import clock
 from tests.conftest import audit_rows, compact
 
 

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import Organization, User
-from accounts.tenancy import tenant
 from auditlog import catalog
 from auditlog.models import AuditEvent
+from core.tenancy import tenant
 
 SPEC_SECTIONS = {
     "Session",

@@ -10,10 +10,10 @@ from django.utils import timezone
 from accounts.models import RoleGroup
 from accounts.permissions import AGENT
 from accounts.services import user_create
-from accounts.tenancy import tenant
-from auditlog.context import Actor
 from auditlog.models import AuditEvent
 from conversations import services as conversations
+from core.context import Actor
+from core.tenancy import tenant
 from tests.conftest import PASSWORD
 from tests.insights.helpers import at
 from worksession import services

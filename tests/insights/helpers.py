@@ -11,16 +11,16 @@ from django.test import Client
 from accounts.models import RoleGroup
 from accounts.permissions import AGENT
 from accounts.services import user_create
-from accounts.tenancy import tenant
-from auditlog import clock
-from auditlog.context import Actor
+from core import clock
+from core.context import Actor
+from core.tenancy import tenant
 from tests.conftest import PASSWORD
 from worksession import services
 
 
 @contextmanager
 def at(moment: datetime) -> Iterator[None]:
-    """Everything recorded in the block happens at `moment` (auditlog.clock)."""
+    """Everything recorded in the block happens at `moment` (core.clock)."""
     with clock.use(lambda: moment):
         yield
 

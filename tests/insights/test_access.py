@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.models import RoleGroup, User
 from accounts.services import role_group_create, user_create
-from accounts.tenancy import tenant
+from core.tenancy import tenant
 from settings_app import services as settings
 from tests.conftest import PASSWORD
 from tests.insights.helpers import client_for

@@ -12,12 +12,12 @@ from django.utils import timezone
 from accounts.models import RoleGroup
 from accounts.permissions import ADMINISTRATOR, AGENT
 from accounts.services import user_create, user_update
-from accounts.tenancy import tenant
-from auditlog import history
-from auditlog.context import Actor
-from auditlog.history import Moment
 from auditlog.models import AuditEvent
 from conversations import services as conversations
+from core.context import Actor
+from core.tenancy import tenant
+from insights import history
+from insights.history import Moment
 from settings_app import services as settings
 from settings_app.models import BusinessRule
 from tests.conftest import PASSWORD, audit_rows, compact

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from accounts.tenancy import tenant
-from auditlog.context import Actor
+from core.context import Actor
+from core.tenancy import tenant
 from settings_app import services as settings
 from tests.auditlog.test_viewer_browser import (
     ARTIFACTS,

@@ -1,5 +1,5 @@
 """The work-session timeline against a scripted agent day driven through the worksession and
-conversation services in simulated time (auditlog.clock): totals, bands, load, capacity and
+conversation services in simulated time (core.clock): totals, bands, load, capacity and
 markers must match the script exactly, in the organisation's time zone."""
 
 from datetime import UTC, date, timedelta
@@ -8,9 +8,9 @@ from typing import Any
 from django.utils import timezone
 
 from auditlog.models import AuditEvent
+from insights import timeline
 from tests.insights.conftest import BERLIN, local
 from tests.insights.helpers import attributes
-from worksession import timeline
 
 
 def build(org: Any, agent: Any, first: date, last: date) -> timeline.Timeline:

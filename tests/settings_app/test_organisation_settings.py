@@ -11,8 +11,9 @@ from django.test import Client
 from accounts.models import Organization, User
 from accounts.permissions import PERMISSIONS, ChangeRefused
 from accounts.services import organization_settings_update, role_group_create, user_create
-from auditlog import catalog, context
+from auditlog import catalog
 from auditlog.models import AuditRetention
+from core import context
 from tests.conftest import PASSWORD, audit_rows, compact, make_org
 
 URL = "/settings/organisation/"

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.tenancy import tenant
+from core.tenancy import tenant
 from settings_app import services
 from tests.conftest import audit_rows
 from tests.settings_app.helpers import PAGE_SECTIONS

@@ -10,9 +10,9 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.tenancy import tenant
-from auditlog import clock, context
 from config.celery import app
+from core import clock, context
+from core.tenancy import tenant
 from settings_app import services
 from settings_app.models import SupportAccess
 from settings_app.tasks import support_access_expire_all

@@ -192,7 +192,7 @@ def test_listing_shows_state_and_local_expiry(paris, admin_client, grant):
 
 
 def test_a_replayed_history_grants_relative_to_its_own_clock(org):
-    from auditlog import clock
+    from core import clock
 
     then = timezone.now() - timedelta(days=20)
     with clock.use(lambda: then):

@@ -35,11 +35,11 @@ from psycopg.types.json import Jsonb
 
 from accounts.models import Organization
 from accounts.services import role_group_create, role_group_update
-from accounts.tenancy import tenant
 from auditlog import catalog, integrity, retention
 from auditlog.models import AuditChainStatus, AuditDigest, AuditEvent, AuditSeal
 from auditlog.recorder import record
 from auditlog.roles import APP_ROLE, READ_ONLY_TABLES
+from core.tenancy import tenant
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 

@@ -17,10 +17,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import api_token_create, role_group_create, role_group_update
-from accounts.tenancy import tenant
-from auditlog import context, digests, integrity, mac, recorder
+from auditlog import digests, integrity, mac, recorder
 from auditlog.models import AuditDigest, AuditEvent, AuditSeal
 from conversations.services import customer_create
+from core import context
+from core.tenancy import tenant
 from tests.conftest import superuser_connection
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])

@@ -14,9 +14,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from accounts.tenancy import tenant
-from auditlog import context, digests, integrity, mac, recorder
+from auditlog import digests, integrity, mac, recorder
 from auditlog.models import AuditDigest, AuditSeal
+from core import context
+from core.tenancy import tenant
 from demo.management.commands.load_bench_events import missing_sections
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])

@@ -7,9 +7,9 @@ import pytest
 from accounts.models import RoleGroup, User
 from accounts.permissions import AGENT
 from accounts.services import user_create
-from accounts.tenancy import tenant
-from auditlog.context import Actor
 from conversations.services import customer_create
+from core.context import Actor
+from core.tenancy import tenant
 from tests.conftest import PASSWORD
 from worksession import services
 

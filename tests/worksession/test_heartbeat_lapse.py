@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
-from auditlog import clock
+from core import clock
 from tests.conftest import audit_rows, compact
 from tests.worksession.conftest import make_agent
 from worksession.models import AgentStatus

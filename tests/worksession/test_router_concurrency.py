@@ -8,10 +8,10 @@ from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.db import connections, transaction
 
-from accounts.tenancy import tenant
 from config.celery import app
 from conversations import services as conversations
 from conversations.models import Conversation
+from core.tenancy import tenant
 from tests.conftest import audit_rows, make_org
 from tests.worksession.conftest import make_agent
 from worksession import routing

@@ -2,8 +2,8 @@
 
 from django.test import Client
 
-from accounts.tenancy import tenant
-from auditlog.context import SYSTEM
+from core.context import SYSTEM
+from core.tenancy import tenant
 from tests.conftest import PASSWORD, audit_rows, compact
 from worksession import services
 from worksession.models import AgentStatus

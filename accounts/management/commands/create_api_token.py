@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import ApiToken, Organization
 from accounts.services import api_token_create
-from accounts.tenancy import tenant
+from core.tenancy import tenant
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from django.core.validators import validate_email
 from accounts.models import Organization, RoleGroup, User
 from accounts.permissions import ADMINISTRATOR, AGENT
 from accounts.services import user_create
-from accounts.tenancy import tenant
+from core.tenancy import tenant
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Organization
 from auditlog import digests, integrity
 from auditlog.roles import owner_db
+from core.tenancy import organization_model
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         org_id = options["org"]
         if (
             org_id is not None
-            and not Organization.objects.using(owner_db()).filter(pk=org_id).exists()
+            and not organization_model().objects.using(owner_db()).filter(pk=org_id).exists()
         ):
             raise CommandError(f"No organisation with id {org_id}.")
         if options["margin"] is not None and options["margin"] < 0:

@@ -13,9 +13,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Organization
 from auditlog import digests, integrity
 from auditlog.roles import owner_db
+from core.tenancy import organization_model
 
 
 class Command(BaseCommand):
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if options["platform"]:
             targets = [(None, "Platform chain")]
         else:
-            orgs = Organization.objects.using(owner).order_by("pk")
+            orgs = organization_model().objects.using(owner).order_by("pk")
             if options["org"] is not None:
                 orgs = orgs.filter(pk=options["org"])
                 if not orgs.exists():

@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from accounts.models import Organization, User
 from accounts.services import organization_create, user_create
-from accounts.tenancy import tenant
 from auditlog import catalog, daycounts, mac, storage
 from auditlog.models import AuditEvent
 from auditlog.roles import owner_db
+from core.tenancy import tenant
 
 CHUNK = 50_000  # rows per loader job (one COPY out, one or two COPYs in)
 BENCH_PASSWORD = "bench-viewer-password"  # noqa: S105 - a throwaway benchmark account

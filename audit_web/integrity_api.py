@@ -15,10 +15,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit_web.api import COMMON_ERRORS, RETRY_AFTER, AuditApiView, request_org
 from auditlog import digests, integrity
-from auditlog.api import COMMON_ERRORS, RETRY_AFTER, AuditApiView, request_org
 from auditlog.models import AuditDigest
-from auditlog.paging import ApiCursorPagination
+from core.api_errors import ApiCursorPagination
 
 
 class VerifiedUpToSerializer(serializers.Serializer):

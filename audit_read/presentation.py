@@ -16,9 +16,10 @@ from django.db import connection
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.tenancy import TenantScopeError
-from auditlog import catalog, context, declare
+from auditlog import catalog, declare
 from auditlog.models import AuditEvent
+from core import context
+from core.tenancy import TenantScopeError
 
 # A cell shows at most this many characters; the popover always shows the whole value.
 CELL_CHARS = 60
@@ -402,3 +403,38 @@ def rows(
             )
         )
     return result
+
+
+_PLACEHOLDER = 918273645  # an id no URL prefix contains
+
+
+def row_links(tz: Any) -> Callable[[AuditEvent], list[tuple[str, str]]]:
+    """For the Audit Log page: each row's "History" link (objects with a History page) and the
+    links its section declares (`Link`: a Work Session row's timeline of that day). URLs are
+    reversed once."""
+    history_patterns = {
+        subject_type: reverse("audit_history", args=[subject_type, _PLACEHOLDER])
+        for subject_type in declare.with_history()
+    }
+    section_links = {
+        section: [
+            (link.label, reverse(link.url_name, args=[_PLACEHOLDER]), link.per_day)
+            for link in declared
+        ]
+        for section, declared in declare.row_links().items()
+    }
+
+    def links(event: AuditEvent) -> list[tuple[str, str]]:
+        subject_id = event.subject_id or ""
+        pattern = history_patterns.get(event.subject_type)
+        if pattern is None or not subject_id.isdigit() or len(subject_id) > 18:
+            return []
+        result = [("History", pattern.replace(str(_PLACEHOLDER), subject_id))]
+        for label, url_pattern, per_day in section_links.get(event.section, ()):
+            url = url_pattern.replace(str(_PLACEHOLDER), subject_id)
+            if per_day:
+                url += f"?start={event.occurred_at.astimezone(tz).date().isoformat()}"
+            result.append((label, url))
+        return result
+
+    return links

@@ -20,7 +20,7 @@ from django.db import connections, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from auditlog.filters import active_filters, filter_events
+from audit_read.filters import active_filters, filter_events
 from auditlog.models import AuditEventQuerySet, AuditExport
 from auditlog.recorder import record
 

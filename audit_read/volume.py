@@ -1,6 +1,6 @@
 """The Audit Log page's volume strip: events per day for the current filters, as a small SVG.
 
-One GROUP BY over the same filtered queryset the page pages through (auditlog.filters),
+One GROUP BY over the same filtered queryset the page pages through (audit_read.filters),
 bucketed by day in the organisation's time zone; the tenant-first indexes serve the range.
 The strip is its own small document (embedded by the page), so counting a busy range never
 delays the page's first rows, and a statement timeout bounds what counting may cost.

@@ -17,9 +17,11 @@ from django.utils.safestring import mark_safe
 
 from accounts.decorators import org_permission_required
 from accounts.models import User
-from auditlog import catalog, clock, presentation
+from audit_read import presentation
+from auditlog import catalog
 from auditlog.models import AuditEvent
-from worksession import reports, timeline
+from core import clock
+from insights import reports, timeline
 
 AUDIT_LOG_URL = "/settings/security/audit-log/"
 PULSE_INTERVAL_SECONDS = 3
@@ -163,7 +165,7 @@ def agent_timeline(request: HttpRequest, agent_id: int) -> HttpResponse:
     tz = org.tz
     agent, name = _agent_or_404(org.pk, agent_id)
     today = _today(org)
-    base = reverse("worksession:timeline", args=[agent_id])
+    base = reverse("work_timeline", args=[agent_id])
     context: dict[str, Any] = {
         "agent": agent,
         "agent_id": agent_id,
@@ -274,18 +276,18 @@ def connectivity_report(request: HttpRequest) -> HttpResponse:
             "rank": rank,
             "agent": agent,
             "rows_url": rows_url(agent.agent_id, start, end),
-            "timeline_url": reverse("worksession:timeline", args=[agent.agent_id])
+            "timeline_url": reverse("work_timeline", args=[agent.agent_id])
             + "?"
             + urlencode({"start": start.isoformat(), "end": end.isoformat()})
             if (end - start).days < timeline.MAX_DAYS
-            else reverse("worksession:timeline", args=[agent.agent_id]),
+            else reverse("work_timeline", args=[agent.agent_id]),
             "cells": [
                 {
                     "day": day,
                     "count": count,
                     "level": 0 if not count else min(4, 1 + (count * 3) // max(peak, 1)),
                     "url": rows_url(agent.agent_id, day, day) if count else None,
-                    "timeline_url": reverse("worksession:timeline", args=[agent.agent_id])
+                    "timeline_url": reverse("work_timeline", args=[agent.agent_id])
                     + "?"
                     + urlencode({"start": day.isoformat()}),
                 }

@@ -14,8 +14,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.decorators import org_permission_required
 from accounts.models import User
-from auditlog import catalog, filters, insight_views, integrity, paging, presentation
-from auditlog.selectors import audit_events_page
+from audit_read import filters, paging, presentation
+from audit_read.selectors import audit_events_page
+from auditlog import catalog, integrity
 
 DEFAULT_DAYS = 7
 EXPORT_CSV_PATH = "/api/v1/audit-events/export.csv"
@@ -178,7 +179,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             _object_query,
             # The organisation's users are already read for the filters: no second query.
             existing={"user": {pk for pk, _ in users}},
-            links=insight_views.row_links(tz),
+            links=presentation.row_links(tz),
         )
         if page.previous_cursor:
             newer_url = "?" + _query(page_params, cursor=page.previous_cursor)

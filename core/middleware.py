@@ -8,8 +8,8 @@ from django.db import connections
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
-from auditlog import context
-from auditlog.context import Actor
+from core import context
+from core.context import Actor
 
 
 class AuditContextMiddleware:

@@ -1,6 +1,6 @@
 """Put an object's earlier values back, through the update service its declaration names.
 
-The values come from the audit log's reconstruction (auditlog.history); writing them goes
+The values come from the audit log's reconstruction (insights.history); writing them goes
 through the app's own service (`Audited.restore`) like any edit, so the restore is validated
 the same way and recorded as an ordinary `update` performed by whoever restored it.
 """
@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from auditlog.history import Kind
+from insights.history import Kind
 
 
 def restore(kind: Kind, *, instance: models.Model, values: dict[str, Any]) -> list[str]:

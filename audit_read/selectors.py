@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditlog import filters, paging
+from audit_read import filters, paging
 
 
 @dataclass

@@ -14,8 +14,8 @@ from django.db.models.functions import TruncDate
 from accounts.models import User
 from auditlog.models import AuditEvent
 from conversations.models import Conversation
+from insights.timeline import day_range
 from worksession.models import AVAILABLE, DEFAULT_CAPACITY, UNAVAILABLE, AgentStatus
-from worksession.timeline import day_range
 
 MAX_DAYS = 92
 

@@ -3,6 +3,8 @@
 from typing import Any
 
 from rest_framework import exceptions, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -29,3 +31,16 @@ def exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response | None:
         if request_id:
             response.data.setdefault("request_id", request_id)
     return response
+
+
+class ApiCursorPagination(CursorPagination):
+    """DRF's cursor paging, but a cursor that is not one of ours is bad input: 400 naming
+    the `cursor` parameter (as GET /api/v1/audit-events/ answers), not DRF's 404."""
+
+    def decode_cursor(self, request: Any) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise BadParameters(
+                {"cursor": "This cursor is not valid; start again from the first page."}
+            ) from None

@@ -4,17 +4,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.apps import apps
+from django.conf import settings
 from django.db import models
 
-from auditlog import context
-from auditlog.recorder import AuditedQuerySet
+from core import context
+
+
+def organization_model() -> type[models.Model]:
+    """The tenant model (settings.ORGANIZATION_MODEL), as get_user_model() is the user model:
+    code below the app that defines it reads it through here."""
+    return apps.get_model(settings.ORGANIZATION_MODEL, require_ready=False)
 
 
 class TenantScopeError(RuntimeError):
     """A tenant-owned model was queried with no organisation in scope."""
 
 
-class TenantQuerySet(AuditedQuerySet):
+class TenantQuerySet(models.QuerySet):
     pass
 
 
@@ -30,7 +37,7 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         if org_id is None:
             raise TenantScopeError(
                 f"{self.model.__name__}.objects used with no organisation in scope; "
-                "use accounts.tenancy.tenant(org) or the request's context"
+                "use core.tenancy.tenant(org) or the request's context"
             )
         return super().get_queryset().filter(org_id=org_id)
 
@@ -38,7 +45,7 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
 class TenantModel(models.Model):
     """A row that belongs to exactly one organisation."""
 
-    org = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(settings.ORGANIZATION_MODEL, on_delete=models.CASCADE, related_name="+")
 
     # Declared first, so it is Django's default manager (admin, internals); product code
     # uses the scoped `objects`.

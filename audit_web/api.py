@@ -20,29 +20,29 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.api_access import ScopeOrPermission
-from auditlog import catalog
-from auditlog.api_errors import BadParameters
-from auditlog.export_quota import ExportQuotaExceeded, export_start_within_quota
-from auditlog.exports import (
+from audit_read.export_quota import ExportQuotaExceeded, export_start_within_quota
+from audit_read.exports import (
     FORMATS,
     ExportError,
     export_path,
     export_stream_start,
 )
-from auditlog.filters import Q_MAX_LENGTH
-from auditlog.models import AuditEvent, AuditExport
-from auditlog.paging import (
+from audit_read.filters import Q_MAX_LENGTH
+from audit_read.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
 )
-from auditlog.selectors import audit_events_page
-from auditlog.serializers import (
+from audit_read.selectors import audit_events_page
+from audit_web.serializers import (
     AuditEventPageSerializer,
     AuditEventSerializer,
     ErrorSerializer,
     ExportRequestSerializer,
     ExportSerializer,
 )
+from auditlog import catalog
+from auditlog.models import AuditEvent, AuditExport
+from core.api_errors import BadParameters
 
 _MAX_EVENT_ID = 2**63 - 1
 

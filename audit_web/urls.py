@@ -2,24 +2,14 @@
 
 from django.urls import path, re_path
 
-from auditlog import api, insight_views, integrity_api, views
+from audit_web import api, integrity_api, views, volume_view
 
 urlpatterns: list = [
     path("settings/security/audit-log/", views.audit_log, name="audit_log"),
     path(
         "settings/security/audit-log/volume.svg",
-        insight_views.audit_log_volume,
+        volume_view.audit_log_volume,
         name="audit_log_volume",
-    ),
-    path(
-        "settings/security/audit-log/history/<str:subject_type>/<int:subject_id>/",
-        insight_views.object_history,
-        name="audit_history",
-    ),
-    path(
-        "settings/security/audit-log/history/<str:subject_type>/<int:subject_id>/restore/",
-        insight_views.object_restore,
-        name="audit_history_restore",
     ),
     path("api/v1/audit-events/", api.AuditEventListView.as_view(), name="api-audit-events"),
     re_path(

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from auditlog.exports import export_start
+from audit_read.exports import export_start
 from auditlog.models import AuditExport
 
 DAY = timedelta(days=1)

@@ -1,0 +1,1 @@
+"""The Audit Log page and the audit REST API (events, exports, integrity)."""

@@ -1,0 +1,2 @@
+"""Built on the audit record: object History ("as of", restore), agent timelines, Team Pulse and
+the connectivity report."""
