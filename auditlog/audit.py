@@ -3,7 +3,7 @@
 from auditlog.declare import Events, register
 
 register(
-    # Written by auditlog/exports.py when an export is taken (streamed or in the background).
+    # Written by audit_read/exports.py when an export is taken (streamed or in the background).
     Events(
         section="Export",
         event_type="authorization",

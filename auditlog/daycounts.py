@@ -1,6 +1,6 @@
 """Events per organisation and local day, by event type, section and subject type, counted once.
 
-The volume strip (auditlog/volume.py) counted the events of its date range for each filter
+The volume strip (audit_read/volume.py) counted the events of its date range for each filter
 combination. At 100M events a busy organisation's 90 days are 26M rows read from disk,
 which held a core and the disk while pages waited (bench/TUNING.md item 14). The log is
 append-only, so a day that is over keeps its count: `roll_up` (Celery beat, every

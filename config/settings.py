@@ -372,7 +372,7 @@ LOGGING = {
 # API tokens: each operation documents the scope it needs (accounts.api_schema).
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "accounts.api_schema.ScopedAutoSchema"
 
-# Background exports per organisation (auditlog/export_quota.py): pending or running at once,
+# Background exports per organisation (audit_read/export_quota.py): pending or running at once,
 # started in any 24 hours, and bytes of finished files kept; over one, POST /api/v1/exports/
 # answers 429 with Retry-After. Expired files are deleted hourly, so the disk limit holds.
 EXPORT_MAX_CONCURRENT = int(os.environ.get("EXPORT_MAX_CONCURRENT", "3"))

@@ -1,4 +1,5 @@
-"""API errors as JSON that names the parameter and the problem; never a bare 500 for bad input."""
+"""API errors as JSON that names the parameter and the problem, never a bare 500 for bad input;
+and DRF cursor paging that answers a foreign cursor the same way. Every app's API uses them."""
 
 from typing import Any
 

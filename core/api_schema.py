@@ -2,7 +2,7 @@
 
 Every DRF endpoint can answer 401, 403, 404 (ids of other organisations), 429 (per-token
 throttling) and, for input, 400; each body is a JSON object with `detail` or per-field
-messages plus `status` and `request_id` (auditlog/api_errors.py). The hook documents those
+messages plus `status` and `request_id` (core/api_errors.py). The hook documents those
 where a view did not, so clients and schemathesis see the API as it really answers.
 """
 

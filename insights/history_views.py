@@ -1,5 +1,5 @@
-"""Pages built on the audit record: an object's History ("as of" beside now, restore) and the
-Audit Log page's volume strip.
+"""An object's History page, built on the audit record: its events, its state "as of" a moment
+beside now, and restore.
 
 Administrators only (audit.view); restoring settings also needs settings.manage. Another
 organisation's object answers 404: the object is looked up through the scoped manager and,

@@ -1,4 +1,4 @@
-"""System checks on the audit declarations: every model of the audited apps is watched by
+"""System checks on the audit declarations: every model of the domain apps is watched by
 the recorder or exempt with a reason, and every watched model records its updates."""
 
 import pytest
@@ -57,7 +57,7 @@ def test_an_exempt_model_passes_and_an_exemption_needs_a_reason():
 
 
 def test_a_tracked_model_that_is_not_an_audited_model_fails_the_check():
-    # Registered by hand (track() would also connect signals to a model no test saves).
+    # Registered by hand (register() would also connect signals to a model no test saves).
     recorder._registry[PlainTracked] = object()
     try:
         [message] = checks.declaration_problems([PlainTracked])
