@@ -115,6 +115,9 @@ class User(AuditedModel, AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Platform operator: may open /django-admin/."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # The zone this person reads times in: "" for the organisation's, else an IANA name
+    # ("UTC", or their own). A preference, not a setting of the organisation: not audited.
+    display_time_zone = models.CharField(max_length=64, blank=True, default="")
 
     all_tenants = UserManager()
     objects = TenantUserManager()

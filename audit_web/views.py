@@ -1,10 +1,11 @@
 """Settings > Security > Audit Log: the Administrator's filtered, cursor-paged view of the log."""
 
 import json
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 from urllib.parse import quote_plus, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -17,6 +18,7 @@ from accounts.models import User
 from audit_read import filters, paging, presentation
 from audit_read.selectors import audit_events_page
 from auditlog import catalog, integrity
+from core import timefmt
 
 DEFAULT_DAYS = 7
 EXPORT_CSV_PATH = "/api/v1/audit-events/export.csv"
@@ -44,21 +46,130 @@ def _object_query(event: Any) -> str:
     )
 
 
+# Date presets: how far back from now (24 hours exactly; days count whole days, today too).
+PRESETS: dict[str, str] = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+}
+# The form's own fields, turned into the URL contract's filters (SPEC §4-5) before use.
+FORM_ONLY = ("performer", "preset", "start_time", "end_time")
+
+
 def _effective_params(request: HttpRequest, org: Any) -> dict[str, str]:
-    """The filters the page applies: the URL's, or the last 7 days when the URL has none."""
+    """The filters the page applies: the URL's, or the last 7 days when the URL has none.
+
+    The form's own fields become filters here: `performer` ("user:7", "system", "api:3")
+    becomes `actor_type` and `performed_by`; several `event_type` boxes one comma list; a
+    `preset` the start and end it stands for; `start_time`/`end_time` a time of day on the
+    dates."""
     query: QueryDict = request.GET
     params = {name: query.get(name, "") for name in filters.FILTER_NAMES if name in query}
-    if not any(name in query for name in filters.FILTER_NAMES):
+    if "event_type" in query and len(query.getlist("event_type")) > 1:
+        params["event_type"] = ",".join(v for v in query.getlist("event_type") if v.strip())
+    performer = query.get("performer", "").strip()
+    if performer:
+        kind, _, performer_id = performer.partition(":")
+        params["actor_type"] = kind
+        params["performed_by"] = performer_id
+    elif "performer" in query:  # "Anyone" chosen: the form's choice wins over the URL's
+        params.pop("actor_type", None)
+        params.pop("performed_by", None)
+    preset = query.get("preset", "")
+    if preset in PRESETS:
+        now = timezone.now().astimezone(org.tz)
+        if preset == "24h":
+            params["start"] = (now - timedelta(hours=24)).replace(microsecond=0).isoformat()
+            params.pop("end", None)  # up to now, and whatever happens while reading
+        else:
+            days = int(preset[:-1])
+            params["start"] = (now.date() - timedelta(days=days - 1)).isoformat()
+            params["end"] = now.date().isoformat()
+    else:
+        for name in ("start", "end"):
+            at = query.get(f"{name}_time", "").strip()
+            day = params.get(name, "").strip()
+            if at and len(day) == 10:
+                # "To 14:05" takes in the whole of that minute.
+                whole = ":59.999999" if name == "end" and len(at) == 5 else ""
+                params[name] = f"{day}T{at}{whole}"
+    if not any(name in query for name in (*filters.FILTER_NAMES, *FORM_ONLY)):
         today = timezone.now().astimezone(org.tz).date()
         params["start"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
         params["end"] = today.isoformat()
     return {name: value for name, value in params.items() if value.strip() != ""}
 
 
+def display_zone(request: HttpRequest, org: Any) -> tuple[Any, str]:
+    """The zone the viewer reads times in (organisation's, their own, or UTC: their choice,
+    kept on their account) and its name; `?zone=` changes the choice."""
+    user = request.user
+    wanted = request.GET.get("zone")
+    if wanted is not None:
+        wanted = "" if wanted in ("", "organization") else wanted
+        try:
+            if wanted:
+                ZoneInfo(wanted)
+        except (ZoneInfoNotFoundError, ValueError):
+            wanted = None  # an unknown zone is ignored, the choice kept
+        if wanted is not None and wanted != user.display_time_zone:
+            user.display_time_zone = wanted
+            user.save(update_fields=["display_time_zone"])
+    if user.display_time_zone:
+        try:
+            return ZoneInfo(user.display_time_zone), user.display_time_zone
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return org.tz, org.time_zone
+
+
+def _performer_options(params: dict[str, str]) -> tuple[SafeString, str]:
+    """The Performed-by select's options: people (name and email, so two Ann Lees differ),
+    every automation type with each business rule, and each API token; and the chosen one."""
+    from accounts.models import ApiToken
+    from settings_app.models import BusinessRule
+
+    chosen_type, chosen_id = params.get("actor_type", ""), params.get("performed_by", "")
+    if chosen_id and not chosen_type:
+        chosen_type = "user"
+    chosen = f"{chosen_type}:{chosen_id}" if chosen_id else chosen_type
+    users = [
+        (f"user:{pk}", f"{name} ({email})" if name else email)
+        for pk, name, email in User.objects.order_by("name", "email").values_list(
+            "pk", "name", "email"
+        )
+    ]
+    automations = [
+        ("system", "System"),
+        ("queue_router", "Queue router"),
+        ("workflow", "Workflows"),
+        ("business_rule", "Business rules (any)"),
+    ] + [
+        (f"business_rule:{pk}", f"Business rule: {name}")
+        for pk, name in BusinessRule.objects.order_by("name").values_list("pk", "name")
+    ]
+    tokens = [("api", "API tokens (any)")] + [
+        (f"api:{pk}", f"API token: {name}")
+        for pk, name in ApiToken.objects.order_by("name").values_list("pk", "name")
+    ]
+    others = [("user", "People (any)"), ("anonymous", "Unknown (failed sign-ins)")]
+    groups = (("People", others + users), ("Automations", automations), ("API", tokens))
+    known = {value for _, options in groups for value, _ in options}
+    html = ['<option value="">Anyone</option>']
+    if chosen and chosen not in known:
+        html.append(f'<option value="{escape(chosen)}" selected>{escape(chosen)}</option>')
+    for label, options in groups:
+        html.append(f'<optgroup label="{escape(label)}">')
+        html.append(_options_html(options, chosen))
+        html.append("</optgroup>")
+    return mark_safe("".join(html)), chosen  # noqa: S308 - every value is escaped
+
+
 def _shown_in_form(params: dict[str, str]) -> set[str]:
     """The filters the form shows as fields: the fixed ones and the chosen types' sub-filters."""
     chosen = {t.strip() for t in params.get("event_type", "").split(",") if t.strip()}
-    shown = {"start", "end", "event_type", "q"}
+    shown = {"start", "end", "event_type", "q", "actor_type", "performed_by"}
     for event_type in chosen:
         shown.update(catalog.SUB_FILTERS.get(event_type, ()))
     return shown
@@ -110,6 +221,8 @@ def _subfilters_html(params: dict[str, str], users: list[tuple[str, str]]) -> Sa
             f'<legend class="visually-hidden">{type_label} filters</legend>'
         )
         for name in names:
+            if name == "performed_by":
+                continue  # the Performed-by filter of the first row covers every performer
             field_id = f"f-{escape(event_type)}-{escape(name)}"
             value = params.get(name, "")
             if name in ("user", "performed_by", "agent"):
@@ -139,21 +252,32 @@ def _subfilters_html(params: dict[str, str], users: list[tuple[str, str]]) -> Sa
     return mark_safe("".join(parts))  # noqa: S308 - every value is escaped
 
 
+def _when(text: str) -> str:
+    """A start or end as the page writes dates: `3 Dec 2026` or `3 Dec 2026, 14:05:00`."""
+    try:
+        if len(text) == 10:
+            return timefmt.date_text(date.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return f"{timefmt.date_text(moment.date())}, {moment:%H:%M}"
+
+
 def _summary(params: dict[str, str]) -> str:
     start, end = params.get("start"), params.get("end")
     if start and end:
-        return f"Events from {start} to {end}"
+        return f"Events from {_when(start)} to {_when(end)}"
     if start:
-        return f"Events since {start}"
+        return f"Events since {_when(start)}"
     if end:
-        return f"Events up to {end}"
+        return f"Events up to {_when(end)}"
     return "Events of all dates"
 
 
 @org_permission_required("audit.view")
 def audit_log(request: HttpRequest) -> HttpResponse:
     org = request.user.org
-    tz = org.tz
+    tz, tz_name = display_zone(request, org)
     params = _effective_params(request, org)
     query_params = _query_params(params)
     found = audit_events_page(
@@ -165,7 +289,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if page_size == paging.DEFAULT_PAGE_SIZE:
         page_params.pop("page_size")
     users = [
-        (str(pk), name or email)
+        (str(pk), f"{name} ({email})" if name else email)
         for pk, name, email in User.objects.order_by("name", "email").values_list(
             "pk", "name", "email"
         )
@@ -198,16 +322,15 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     export_query = urlencode(export_filters)
     values = {name: params.get(name, "") for name in filters.FILTER_NAMES}
     type_options = list(catalog.EVENT_TYPES.items())
-    if values["event_type"] and values["event_type"] not in catalog.EVENT_TYPES:
-        # A list of types (from the API or a shared link) is kept as one choice.
-        type_options.append((values["event_type"], values["event_type"].replace(",", ", ")))
 
+    performer_html, _ = _performer_options(params)
     context = {
         "values": values,
         "event_type_options": type_options,
         "subfilters_html": _subfilters_html(params, users),
         "extra_filters": extra,
         "rows": rows,
+        "groups": presentation.groups(rows),
         "errors": sorted(errors.items()),
         "newer_url": newer_url,
         "older_url": older_url,
@@ -217,12 +340,17 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "summary": _summary(params),
         # A free-text or IP search looks through paging.SCAN_LIMIT events per page.
         "searched_to": (
-            timezone.localtime(page.searched_to, tz).strftime("%Y-%m-%d %H:%M")
+            timefmt.datetime_text(page.searched_to, tz)
             if page is not None and page.searched_to
             else None
         ),
         "scan_limit": f"{paging.SCAN_LIMIT:,}",
-        "tz_name": org.time_zone,
+        "tz_name": tz_name,
+        "org_zone": org.time_zone,
+        "zone_choice": request.user.display_time_zone,
+        "performer_options": performer_html,
+        "presets": PRESETS.items(),
+        "chosen_types": set(values["event_type"].split(",")) if values["event_type"] else set(),
         "can_export": request.user.has_org_perm("audit.export"),
         "export_csv_url": f"{EXPORT_CSV_PATH}?{export_query}",
         "export_ndjson_url": f"{EXPORT_NDJSON_PATH}?{export_query}",

@@ -119,6 +119,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
+            # One date format everywhere: the moment, day and ago filters.
+            "builtins": ["core.template_filters"],
         },
     },
 ]

@@ -20,7 +20,7 @@ from accounts.models import User
 from audit_read import presentation
 from auditlog import catalog
 from auditlog.models import AuditEvent
-from core import clock
+from core import clock, timefmt
 from insights import reports, timeline
 
 AUDIT_LOG_URL = "/settings/security/audit-log/"
@@ -130,7 +130,7 @@ def _row_of(event: AuditEvent, tz: Any, link: str) -> TimelineRow:
     local = event.occurred_at.astimezone(tz)
     return TimelineRow(
         event=event,
-        local_text=f"{local:%d %b %H:%M:%S}",
+        local_text=timefmt.short_datetime_text(local),
         utc_iso=f"{event.occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
         what=what,
         detail=detail,

@@ -24,6 +24,7 @@ from audit_read import presentation
 from auditlog import catalog
 from auditlog.differences import UNCHANGED, Difference, diff_list
 from auditlog.models import AuditEvent
+from core import timefmt
 from insights import history
 from insights.history import Kind, Moment, State
 from insights.restore import restore
@@ -74,7 +75,7 @@ def _instance(kind: Kind, subject_id: int) -> models.Model | None:
 
 
 def _local(moment: datetime, tz: Any) -> str:
-    return f"{moment.astimezone(tz):%d %b %Y, %H:%M:%S}"
+    return timefmt.datetime_text(moment, tz)
 
 
 def _utc_iso(moment: datetime) -> str:

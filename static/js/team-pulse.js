@@ -2,6 +2,19 @@
 // The page is complete without this script (server-rendered, with a Refresh link).
 (() => {
   "use strict";
+
+  // The product's one way to write times and durations (core/timefmt.py does the same).
+  const clock = (at) => [at.getHours(), at.getMinutes(), at.getSeconds()]
+    .map((n) => String(n).padStart(2, "0")).join(":");
+  const ago = (seconds) => {
+    if (seconds === null || seconds === undefined) return "—";
+    if (seconds < 5) return "just now";
+    const s = Math.floor(seconds), m = Math.floor(s / 60), h = Math.floor(s / 3600), d = Math.floor(s / 86400);
+    if (s < 60) return `${s} s ago`;
+    if (h === 0) return `${m} min ago`;
+    if (d === 0) return m - h * 60 ? `${h} h ${m - h * 60} min ago` : `${h} h ago`;
+    return h - d * 24 ? `${d} d ${h - d * 24} h ago` : `${d} d ago`;
+  };
   const table = document.getElementById("pulse-table");
   if (!table || !window.fetch) return;
   const body = table.tBodies[0];
@@ -32,7 +45,7 @@
     row.querySelector('[data-field="load"] .load-bar rect').setAttribute("width", Math.min(100, share));
     row.querySelector('[data-field="capacity"]').textContent = agent.capacity;
     const heartbeat = row.querySelector('[data-field="heartbeat"]');
-    heartbeat.textContent = agent.heartbeat_age_seconds === null ? "—" : `${agent.heartbeat_age_seconds} s ago`;
+    heartbeat.textContent = ago(agent.heartbeat_age_seconds);
   };
 
   const newRow = (agent) => {
@@ -78,7 +91,7 @@
       if (target) target.textContent = value;
     });
     const at = new Date(data.generated_at);
-    updated.textContent = `Live: updated ${at.toLocaleTimeString()}.`;
+    updated.textContent = `Live: updated ${clock(at)}.`;
     updated.dataset.generatedAt = data.generated_at;
   };
 

@@ -121,7 +121,7 @@ def test_the_viewer_and_the_api_name_nobody_for_a_failed_sign_in(org, admin, adm
     assert sign_in(attacker(), admin.email, "not-the-password") == 200
 
     html = admin_client.get(AUDIT_LOG, {"event_type": "authorization"}).content.decode()
-    row = re.search(r'<tr [^>]*data-action="login_failed".*?</tr>', html, re.S).group(0)
+    row = re.search(r'<tbody [^>]*data-action="login_failed".*?</tbody>', html, re.S).group(0)
     assert '<span class="actor actor-anonymous">Unknown (not signed in)</span>' in row
     assert "Acme Admin" in row  # the account tried, as the subject
     assert 'class="actor actor-user"' not in row

@@ -94,7 +94,7 @@ def test_the_audit_log_says_the_system_ended_it_because_it_expired(org, admin_cl
     grant_expiring(1, "Ticket 4")
     support_access_expire_all()
     html = admin_client.get(AUDIT_LOG, {"event_type": "settings", "kind": "support_access"})
-    row = re.search(r'<tr [^>]*data-action="update".*?</tr>', html.content.decode(), re.S)
+    row = re.search(r'<tbody [^>]*data-action="update".*?</tbody>', html.content.decode(), re.S)
     assert '<span class="actor actor-system">System (expired)</span>' in row.group(0)
 
 
