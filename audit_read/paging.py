@@ -225,3 +225,32 @@ def keyset_page(
         previous_cursor=previous_cursor,
         searched_to=boundary[0] if cut_short else None,
     )
+
+
+# A change has one row per changed property: at most this many are added to finish one.
+MAX_CHANGE_ROWS = 500
+
+
+def finish_last_change(page: Page, queryset: AuditEventQuerySet, filters_key: str) -> Page:
+    """The page with the rest of its last change added, so a change is never split between
+    two pages (the page view reads a change as one event). A change's rows share their time
+    and follow each other by id, so the rest is found by the time index; the next cursor
+    then starts after them. The API's pages keep their exact size and are not finished."""
+    if not page.items or page.next_cursor is None:
+        return page
+    last = page.items[-1]
+    if last.change_id is None:
+        return page
+    rest = list(
+        queryset.filter(
+            occurred_at=last.occurred_at, id__lt=last.pk, change_id=last.change_id
+        ).order_by("-id")[:MAX_CHANGE_ROWS]
+    )
+    if not rest:
+        return page
+    return Page(
+        items=[*page.items, *rest],
+        next_cursor=make_cursor(rest[-1], NEXT, filters_key),
+        previous_cursor=page.previous_cursor,
+        searched_to=page.searched_to,
+    )

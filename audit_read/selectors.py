@@ -25,10 +25,12 @@ def audit_events_page(
     *,
     cursor: str | None,
     size_params: Mapping[str, Any] | None = None,
+    whole_changes: bool = False,
 ) -> EventsPage:
     """The organisation's events matching `params`, one page after (or before) `cursor`;
     the page size is read from `size_params` (default `params`). Every problem with the
-    input is collected in `errors` (field -> message), the page then None."""
+    input is collected in `errors` (field -> message), the page then None. With
+    `whole_changes`, a change the page ends in is finished on this page (paging.finish_last_change)."""
     errors: dict[str, str] = {}
     size = paging.DEFAULT_PAGE_SIZE
     try:
@@ -50,4 +52,6 @@ def audit_events_page(
         )
     except paging.PagingError as problem:
         return EventsPage(None, size, problem.as_errors())
+    if whole_changes:
+        page = paging.finish_last_change(page, queryset, filters.filters_key(org, params))
     return EventsPage(page, size)

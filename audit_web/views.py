@@ -281,7 +281,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     params = _effective_params(request, org)
     query_params = _query_params(params)
     found = audit_events_page(
-        org, query_params, cursor=request.GET.get("cursor"), size_params=request.GET
+        org,
+        query_params,
+        cursor=request.GET.get("cursor"),
+        size_params=request.GET,
+        whole_changes=True,
     )
     page, page_size, errors = found.page, found.page_size, found.errors
 

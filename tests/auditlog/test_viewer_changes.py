@@ -112,3 +112,18 @@ def test_a_failed_sign_in_shows_why_and_which_email(org, client):
     assert "Wrong password" in group
     assert "Tried: admin@acme.test" in group
     assert "Unknown (not signed in)" in group
+
+
+def test_a_page_never_splits_a_change(org, admin, admin_client):
+    """Five rows of one create on a page of three: the page finishes the change, and the next
+    page starts with the following change."""
+    services.shortcut_create(name="First", text="One")
+    services.business_rule_create(name="VIP routing", criteria=RULE, actions=ACTIONS)
+    page = admin_client.get(URL, {"event_type": "settings", "page_size": 3}).content.decode()
+    [group] = _groups(page)
+    assert len(re.findall(r"<tr data-event-id=", group)) == 5
+    assert "VIP routing" in group
+    older = re.search(r'rel="next" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    following = admin_client.get(URL + older).content.decode()
+    assert "VIP routing" not in following.split("</thead>")[1]
+    assert "First" in following
