@@ -1,8 +1,8 @@
-"""URLs of the audit log: the viewer page and the REST API."""
+"""URLs of the audit log: the viewer page, the page of one event and the REST API."""
 
 from django.urls import path, re_path
 
-from audit_web import api, integrity_api, views, volume_view
+from audit_web import api, event_view, integrity_api, views, volume_view
 
 urlpatterns: list = [
     path("settings/security/audit-log/", views.audit_log, name="audit_log"),
@@ -10,6 +10,11 @@ urlpatterns: list = [
         "settings/security/audit-log/volume.svg",
         volume_view.audit_log_volume,
         name="audit_log_volume",
+    ),
+    path(
+        "settings/security/audit-log/events/<str:id>/",
+        event_view.audit_event,
+        name="audit_event",
     ),
     path("api/v1/audit-events/", api.AuditEventListView.as_view(), name="api-audit-events"),
     re_path(
