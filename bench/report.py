@@ -413,8 +413,11 @@ def report(
                 ("deep_page", f"Audit Log, page {viewer['depth_pages']:,}"),
                 ("api_first_page", "API, first page"),
                 ("api_deep_page", f"API, page {viewer['depth_pages']:,}"),
+                ("event_page", "One event's page"),
             ):
-                t = viewer[key]
+                t = viewer.get(key)
+                if t is None:  # results written before the page was measured
+                    continue
                 lines.append(
                     f"| {name} | {t['median_ms']:.1f} ms | {t['sql_ms']:.1f} ms | "
                     f"{t['cpu_ms']:.1f} ms | {t['best_ms']:.1f} ms |"
