@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import ApiToken, RoleGroup
 from accounts.services import api_token_create
+from auditlog.models import AuditEvent
 from conversations.services import conversation_create, customer_create
 from settings_app.services import search_create
 
@@ -98,6 +99,7 @@ def objects(org, admin, agent):
         "role_group": RoleGroup.objects.get(name="Agent").pk,
         "agent": agent.pk,
         "token_model": ApiToken,
+        "event": AuditEvent.objects.for_org(org.pk).latest("id").pk,
     }
 
 
@@ -117,6 +119,8 @@ def _url(route: str, objects: dict[str, Any]) -> str | None:
     }
     url = "/" + route
     if "<" in url:
+        if "events/<str:id>" in url:
+            url = url.replace("<str:id>", str(objects["event"]))
         if "history/<str:subject_type>/<int:subject_id>" in url:
             url = url.replace("<str:subject_type>", "customer").replace(
                 "<int:subject_id>", str(objects["customer"])
