@@ -17,12 +17,15 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.decorators import org_permission_required
 from audit_read import presentation
 from audit_web.serializers import AuditEventSerializer
+from audit_web.views import display_zone
 from auditlog import catalog, declare, integrity
 from auditlog.models import AuditChainStatus, AuditEvent, AuditSeal
+from core import timefmt
 
 _MAX_EVENT_ID = 2**63 - 1
 # "Events around this time": the audit log from this long before the event to this long after.
@@ -35,8 +38,8 @@ class ChangeRow:
 
     event_id: int
     property_label: str
-    before: presentation.Value
-    after: presentation.Value
+    before: SafeString  # the cell's text, the changed words or JSON line marked
+    after: SafeString
     url: str
     current: bool
 
@@ -191,6 +194,11 @@ def _metadata_items(metadata: dict[str, Any] | None) -> list[tuple[str, str]]:
     ]
 
 
+def _has_marks(value: presentation.Value) -> bool:
+    # The body is escaped text: a tag in it is one of presentation's marks.
+    return "<del" in value.body or "<ins" in value.body
+
+
 def _title(event: AuditEvent) -> str:
     parts = (
         catalog.ACTIONS.get(event.action, event.action),
@@ -198,6 +206,11 @@ def _title(event: AuditEvent) -> str:
         event.subject_name or event.subject_id or "",
     )
     return " · ".join(part for part in parts if part)
+
+
+def _marked(html: str) -> SafeString:
+    """A Value's `body` or `cell`: presentation escapes the value and adds only its marks."""
+    return mark_safe(html)  # noqa: S308 - escaped by audit_read.presentation
 
 
 def _change_rows(events: list[AuditEvent], current: AuditEvent) -> list[ChangeRow]:
@@ -208,8 +221,8 @@ def _change_rows(events: list[AuditEvent], current: AuditEvent) -> list[ChangeRo
             ChangeRow(
                 event_id=event.pk,
                 property_label=presentation.property_label(event.property),
-                before=before,
-                after=after,
+                before=_marked(before.cell),
+                after=_marked(after.cell),
                 url=_event_url(event.pk),
                 current=event.pk == current.pk,
             )
@@ -220,7 +233,9 @@ def _change_rows(events: list[AuditEvent], current: AuditEvent) -> list[ChangeRo
 @org_permission_required("audit.view")
 def audit_event(request: HttpRequest, id: str) -> HttpResponse:
     org = request.user.org
-    tz = org.tz
+    # Times read in the viewer's chosen zone, as on the Audit Log; links to the log carry
+    # the organisation's offset, the zone its form reads times of day in.
+    tz, tz_name = display_zone(request, org)
     event = event_or_404(org.pk, id)
     performer, performer_note = presentation.performed_by_label(event)
     before, after = presentation.before_after(event.before, event.after)
@@ -238,20 +253,23 @@ def audit_event(request: HttpRequest, id: str) -> HttpResponse:
         "performer": performer,
         "performer_note": performer_note,
         "subject_url": subject_url,
-        "local_text": f"{event.occurred_at.astimezone(tz):%d %b %Y, %H:%M:%S}",
+        "local_text": timefmt.datetime_text(event.occurred_at, tz),
         "utc_iso": utc.isoformat().replace("+00:00", "Z"),
         "utc_text": f"{utc:%Y-%m-%d %H:%M:%S.%f} UTC",
-        "tz_name": org.time_zone,
+        "tz_name": tz_name,
+        "facts": presentation.context_facts(event, tz),
         "before": before,
         "after": after,
-        "changed_lines": before.changed_lines + after.changed_lines,
+        "before_html": _marked(before.body),
+        "after_html": _marked(after.body),
+        "marked": _has_marks(before) or _has_marks(after),
         "metadata": _metadata_items(event.metadata),
         "change_rows": _change_rows(change_events(org.pk, event), event),
         "seal": seal_facts(org.pk, event),
         "raw_json": json.dumps(AuditEventSerializer(event).data, ensure_ascii=False, indent=2),
         "api_url": reverse("api-audit-event", kwargs={"id": str(event.pk)}),
         "audit_log_url": reverse("audit_log"),
-        "subject_links": subject_links(event, tz),
-        "log_links": log_links(event, performer, tz),
+        "subject_links": subject_links(event, org.tz),
+        "log_links": log_links(event, performer, org.tz),
     }
     return render(request, "auditlog/event.html", context)

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -159,7 +160,7 @@ def test_the_page_shows_every_field_of_the_record(org, admin, admin_client, rule
     utc = event.occurred_at.astimezone(UTC)
     assert page.text("field:id") == str(event.pk)
     assert page.text("field:occurred_at") == (
-        f"{local:%d %b %Y, %H:%M:%S} (Europe/Paris) {utc:%Y-%m-%d %H:%M:%S.%f} UTC"
+        f"{local.day} {local:%b %Y, %H:%M:%S} (Europe/Paris) {utc:%Y-%m-%d %H:%M:%S.%f} UTC"
     )
     assert f'<time datetime="{utc:%Y-%m-%dT%H:%M:%S.%f}Z">' in body
     assert page.text("field:event_type") == "Settings settings"
@@ -182,6 +183,23 @@ def test_the_page_shows_every_field_of_the_record(org, admin, admin_client, rule
     assert page.text("field:verified") == "Not yet."
 
 
+def test_times_read_in_the_viewers_chosen_zone(org, admin, admin_client, rule_change):
+    admin.display_time_zone = "Asia/Tokyo"
+    admin.save(update_fields=["display_time_zone"])
+    _, update = rule_change
+    event = update["criteria"]
+    _, page = get_page(admin_client, event.pk)
+
+    tokyo = event.occurred_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert page.text("field:occurred_at").startswith(
+        f"{tokyo.day} {tokyo:%b %Y, %H:%M:%S} (Asia/Tokyo) "
+    )
+    # The Audit Log's form reads times of day in the organisation's zone: its links say so.
+    around = parse_qs(urlsplit(page.link("Events 10 minutes either side")).query)
+    paris = event.occurred_at.astimezone(org.tz).isoformat()[-6:]  # "+01:00" or "+02:00"
+    assert around["start"][0].endswith(paris) and around["end"][0].endswith(paris)
+
+
 def test_before_and_after_are_side_by_side_in_full_with_changed_lines_marked(
     org, admin_client, rule_change
 ):
@@ -198,12 +216,13 @@ def test_before_and_after_are_side_by_side_in_full_with_changed_lines_marked(
     added = [html.unescape(t) for t in re.findall(r'<ins class="line">([^<]*)</ins>', section)]
     assert removed == ['      "value": "snoozed"']
     assert added == ['      "value": "open"']
-    assert page.text("changed-lines") == "2 changed lines marked: removed, added."
+    assert page.text("marks-legend") == "Changed lines are marked: removed, added."
 
-    # A text value is shown whole too, with nothing marked.
+    # A text value is shown whole, the words that changed marked.
     body, page = get_page(admin_client, update["name"].pk)
     assert page.text("before") == "Before VIP" and page.text("after") == "After VIP routing"
-    assert "changed-lines" not in page.texts
+    assert '<pre class="value-full">VIP<ins> routing</ins></pre>' in body
+    assert page.text("marks-legend") == "Changed words are marked: removed, added."
 
 
 def test_the_change_lists_its_rows_each_linked_and_this_one_current(org, admin_client, rule_change):
@@ -225,7 +244,8 @@ def test_the_change_lists_its_rows_each_linked_and_this_one_current(org, admin_c
     assert [text for text, attrs in links.items() if attrs.get("aria-current") == "true"] == [
         "Actions"
     ]
-    assert "VIP routing" in table and "urgent" in table
+    # Each row's cells show where its value changed.
+    assert "VIP<ins>routing</ins>" in table and '<ins>"value": "open"</ins>' in table
     assert page.text("change").startswith(
         f"This change 3 rows written together (change {update['actions'].change_id})."
     )
@@ -293,6 +313,7 @@ def test_a_failed_sign_in_shows_its_reason_the_email_tried_and_an_unknown_perfor
     body, page = get_page(admin_client, event.pk)
 
     assert page.text("event-title") == "Login failed · Session · Acme Admin"
+    assert page.text("event-summary").endswith("· Wrong password · Tried: admin@acme.test")
     assert page.text("field:performed_by") == (
         "Unknown (not signed in) Type Anonymous anonymous Id none Name Unknown"
     )
@@ -376,7 +397,7 @@ def test_a_sealed_and_verified_event_says_so(org, admin_client, rule_change):
 
     _, page = get_page(admin_client, update["criteria"].pk)
     assert re.fullmatch(
-        r"Yes: seal #\d+ of the Business Rule chain, \d+ \w+ \d{4}, \d\d:\d\d",
+        r"Yes: seal #\d+ of the Business Rule chain, \d+ \w+ \d{4}, \d\d:\d\d:\d\d",
         page.text("field:sealed"),
     )
     assert page.text("field:mac") == "Yes: its MAC was valid when sealed."
