@@ -287,6 +287,15 @@ def test_links_lead_to_the_history_and_to_the_log_around_the_event(
         assert f'data-event-id="{event.pk}"' in response.content.decode(), url
 
 
+def test_the_audit_logs_link_to_an_event_opens_its_page(org, admin_client, rule_change):
+    _, update = rule_change
+    log = admin_client.get(AUDIT_LOG).content.decode()
+    linked = {int(pk) for pk in re.findall(rf'href="{AUDIT_LOG}events/(\d+)/"', log)}
+    (update_link,) = linked & {event.pk for event in update.values()}  # one per change
+    _, page = get_page(admin_client, update_link)
+    assert page.text("event-title") == "Update · Business Rule · VIP routing"
+
+
 def test_the_raw_json_is_the_apis_record_of_the_event(org, admin_client, rule_change):
     _, update = rule_change
     event = update["criteria"]
