@@ -336,6 +336,7 @@ def _value(
 # Words, runs of spaces and single punctuation marks: what a word-level difference pairs.
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _WORD_TAGS = {"removed": "del", "added": "ins"}
+_SPACES = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=4096)
@@ -373,7 +374,7 @@ def _segments_html(segments: Iterable[tuple[str, str]]) -> str:
 def _snippet_html(segments: Sequence[tuple[str, str]], limit: int = CELL_CHARS) -> str:
     """One line of at most `limit` characters around the first marked words: the cell shows
     what changed without a hover."""
-    flat = [(" ".join(text.split()) if text.strip() else " ", mark) for text, mark in segments]
+    flat = [(_SPACES.sub(" ", text), mark) for text, mark in segments]
     first = next((n for n, (_, mark) in enumerate(flat) if mark), 0)
     lead = "".join(text for text, _ in flat[:first])
     prefix = ""

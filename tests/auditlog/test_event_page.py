@@ -245,7 +245,7 @@ def test_the_change_lists_its_rows_each_linked_and_this_one_current(org, admin_c
         "Actions"
     ]
     # Each row's cells show where its value changed.
-    assert "VIP<ins>routing</ins>" in table and '<ins>"value": "open"</ins>' in table
+    assert "VIP<ins> routing</ins>" in table and '<ins>"value": "open"</ins>' in table
     assert page.text("change").startswith(
         f"This change 3 rows written together (change {update['actions'].change_id})."
     )

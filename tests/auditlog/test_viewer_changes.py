@@ -68,6 +68,7 @@ def test_text_before_and_after_mark_the_deleted_and_inserted_words(org, admin_cl
     assert "<del>five</del>" in before_button and "<ins>" not in before_button
     assert "<ins>ten</ins>" in after_button and "<del>" not in after_button
     assert "<ins>, usually</ins>" in after_button
+    assert "within <del>five</del> working" in before_button  # spaces kept around marks
     # And in the popover, the whole text with the same marks.
     assert "Refunds reach your card within <del>five</del> working days." in update
 
