@@ -22,6 +22,7 @@ from django.db.models import F, Lookup, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from audit_read import query
 from auditlog import catalog
 from auditlog.models import AuditEvent, AuditEventQuerySet
 
@@ -453,13 +454,40 @@ def filter_events(
                 errors[str(name)[:64]] = (
                     f"Unknown filter; use any of: {_choices_text(FILTER_NAMES)}."
                 )
-    filterset = AuditEventFilter(_normalise(params), org=org)
+    try:
+        data, compiled = expand(org, params)
+    except query.QueryError as problem:
+        return AuditEvent.objects.none(), {**errors, "q": problem.message}
+    filterset = AuditEventFilter(data, org=org)
     if not filterset.is_valid():
         for name, messages in filterset.form.errors.items():
             errors[name] = " ".join(str(message) for message in messages)
     if errors:
         return AuditEvent.objects.none(), errors
-    return filterset.qs.newest_first(), {}
+    queryset = filterset.qs
+    extra = [*compiled.conditions, *compiled.scanned] if compiled else []
+    if extra:
+        queryset = queryset.filter(*extra)
+    return queryset.newest_first(), {}
+
+
+def expand(org: Any, params: Mapping[str, Any]) -> tuple[dict[str, str], "query.Compiled | None"]:
+    """The filter parameters with `q`'s qualifiers (audit_read/query.py) turned into the
+    parameters they stand for (free text stays in `q`), and the compiled query (None when
+    `q` has no qualifier). A qualifier that contradicts a parameter raises QueryError."""
+    data = _normalise(params)
+    text = data.get("q")
+    if text is None or ":" not in text and '"' not in text:
+        return data, None
+    compiled = query.compile_query(org, text)
+    data.pop("q")
+    for name, value in compiled.params.items():
+        if name in data and data[name] != value:
+            raise query.QueryError(
+                f"The search's {name} ({value}) contradicts the {name} parameter ({data[name]})."
+            )
+        data[name] = value
+    return data, compiled
 
 
 # Filters no index serves (a trigram or IP index costs the write path too much): their
@@ -468,15 +496,23 @@ SCANNED: tuple[str, ...] = ("q", "ip")
 
 
 def scan_base(org: Any, params: Mapping[str, Any]) -> AuditEventQuerySet | None:
-    """With a free-text or IP filter, the same filters without it (what the indexes serve),
-    for paging to bound how far one page looks (paging.SCAN_LIMIT); otherwise None."""
-    data = _normalise(params)
-    if not any(name in data for name in SCANNED):
+    """With a free-text or IP filter (an address range too), the same filters without it
+    (what the indexes serve), for paging to bound how far one page looks (paging.SCAN_LIMIT);
+    otherwise None."""
+    try:
+        data, compiled = expand(org, params)
+    except query.QueryError:
+        return None
+    if not any(name in data for name in SCANNED) and not (compiled and compiled.scanned):
         return None
     queryset, errors = filter_events(
         org, {name: value for name, value in data.items() if name not in SCANNED}
     )
-    return None if errors else queryset
+    if errors:
+        return None
+    if compiled and compiled.conditions:
+        queryset = queryset.filter(*compiled.conditions)
+    return queryset
 
 
 # Filters whose matches are known from an index alone: the type index carries the subject
@@ -493,13 +529,21 @@ _INDEX_ONLY = _SUBJECT_OR_PERFORMER | {
 }
 
 
-def ids_first(params: Mapping[str, Any]) -> bool:
+def ids_first(params: Mapping[str, Any], org: Any = None) -> bool:
     """Whether a page of these filters should find its events' ids first (an index-only scan)
     and read only those rows (paging.keyset_page). Reading rows straight from an index whose
     entries do not say whether they match reads every candidate row from the table: a
     Settings page by one user read 3,477 rows for 51 at 10M (2,685 pages from disk), and a
     week of a rare kind at 100M 19,950 pages for 101."""
-    names = _normalise(params).keys()
+    data = _normalise(params)
+    if org is not None and "q" in data:
+        try:
+            data, compiled = expand(org, params)
+        except query.QueryError:
+            return False
+        if compiled and (compiled.conditions or compiled.scanned):
+            return False
+    names = data.keys()
     if not names <= _INDEX_ONLY:
         return False
     if names & _SUBJECT_OR_PERFORMER:

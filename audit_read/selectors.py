@@ -48,7 +48,7 @@ def audit_events_page(
             size,
             filters.filters_key(org, params),
             scan_base=filters.scan_base(org, params),
-            ids_first=filters.ids_first(params),
+            ids_first=filters.ids_first(params, org),
         )
     except paging.PagingError as problem:
         return EventsPage(None, size, problem.as_errors())

@@ -124,6 +124,27 @@ def display_zone(request: HttpRequest, org: Any) -> tuple[Any, str]:
     return org.tz, org.time_zone
 
 
+def search_suggestions(emails: list[str]) -> list[str]:
+    """What the search box offers as you type (audit_read/query.py): each qualifier, then
+    each fixed value of the catalog, this organisation's sections and kinds, and its people."""
+    from audit_read.query import QUALIFIERS
+
+    def quoted(value: str) -> str:
+        return f'"{value}"' if " " in value else value
+
+    values = [
+        *(f"type:{v}" for v in catalog.EVENT_TYPES),
+        *(f"action:{v}" for v in catalog.ACTIONS),
+        *(f"actor_type:{v}" for v in catalog.ACTOR_TYPES),
+        *(f"section:{quoted(v)}" for v in catalog.section_names()),
+        *(f"kind:{v}" for v in catalog.settings_kinds()),
+        *(f"actor:{email}" for email in sorted(emails)),
+        "created:>=",
+        "ip:",
+    ]
+    return [f"{name}:" for name in QUALIFIERS] + values
+
+
 def _performer_options(params: dict[str, str]) -> tuple[SafeString, str]:
     """The Performed-by select's options: people (name and email, so two Ann Lees differ),
     every automation type with each business rule, and each API token; and the chosen one."""
@@ -328,6 +349,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     type_options = list(catalog.EVENT_TYPES.items())
 
     performer_html, _ = _performer_options(params)
+    suggestions = search_suggestions(
+        [email for _, email in User.objects.values_list("pk", "email")]
+    )
     context = {
         "values": values,
         "event_type_options": type_options,
@@ -353,6 +377,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "org_zone": org.time_zone,
         "zone_choice": request.user.display_time_zone,
         "performer_options": performer_html,
+        "search_suggestions_json": json.dumps(suggestions),
         "presets": PRESETS.items(),
         "chosen_types": set(values["event_type"].split(",")) if values["event_type"] else set(),
         "can_export": request.user.has_org_perm("audit.export"),

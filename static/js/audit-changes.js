@@ -53,3 +53,30 @@ document.addEventListener("click", (event) => {
     }
   }
 })();
+
+// The search box suggests qualifiers and values for the word being typed (the rest of the
+// query is kept in front of each suggestion, as a <datalist> matches whole values).
+(() => {
+  const input = document.querySelector("#f-q[data-suggestions]");
+  const list = document.getElementById("q-suggestions");
+  if (!input || !list) return;
+  const suggestions = JSON.parse(input.dataset.suggestions || "[]");
+  const refresh = () => {
+    const text = input.value;
+    const cut = text.search(/\S*$/);
+    const before = text.slice(0, cut);
+    const word = text.slice(cut).replace(/^-/, "").toLowerCase();
+    const negated = text.slice(cut).startsWith("-") ? "-" : "";
+    list.replaceChildren(
+      ...suggestions
+        .filter((item) => word && item.toLowerCase().startsWith(word) && item.toLowerCase() !== word)
+        .slice(0, 12)
+        .map((item) => {
+          const option = document.createElement("option");
+          option.value = before + negated + item;
+          return option;
+        }),
+    );
+  };
+  input.addEventListener("input", refresh);
+})();
