@@ -335,3 +335,39 @@ def _when(text: str, qualifier: str) -> str:
             f"{qualifier}: {text!r} is not a date (YYYY-MM-DD) or ISO 8601 date-time."
         ) from None
     return text
+
+
+def from_params(params: dict[str, str]) -> str:
+    """The search-language query saying what these filter parameters say (for a saved view
+    of the page as it is): compile_query(from_params(p)) selects what p selects."""
+    terms: list[Term] = []
+    for event_type in filter(None, params.get("event_type", "").split(",")):
+        terms.append(Term("type", event_type.strip()))
+    for name in ("action", "section", "property", "kind"):
+        if params.get(name):
+            terms.append(Term(name, params[name]))
+    actor_type, performed_by = params.get("actor_type"), params.get("performed_by")
+    if performed_by:
+        terms.append(Term("actor", f"{actor_type or 'user'}:{performed_by}"))
+    elif actor_type:
+        terms.append(Term("actor_type", actor_type))
+    if params.get("ip"):
+        terms.append(Term("ip", params["ip"]))
+    subject_id = params.get("subject_id")
+    if params.get("user") or params.get("agent"):
+        subject_id = params.get("user") or params.get("agent")
+        terms.append(Term("subject", f"user:{subject_id}"))
+    elif subject_id:
+        subject_type = params.get("subject_type")
+        if not subject_type:
+            types = [t for t in params.get("event_type", "").split(",") if t]
+            subject_type = catalog.single_subject_type(types[0]) if len(types) == 1 else None
+        if subject_type:
+            terms.append(Term("subject", f"{subject_type}:{subject_id}"))
+    start, end = params.get("start"), params.get("end")
+    if start or end:
+        terms.append(Term("created", f"{start or ''}..{end or ''}"))
+    text = unparse(terms)
+    if params.get("q"):
+        text = f"{text} {params['q']}".strip()
+    return text

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from audit_web import api, event_view, integrity_api, views, volume_view
+from audit_web import api, event_view, integrity_api, saved_views, views, volume_view
 
 urlpatterns: list = [
     path("settings/security/audit-log/", views.audit_log, name="audit_log"),
@@ -48,5 +48,17 @@ urlpatterns: list = [
         "api/v1/exports/<str:pk>/download",
         api.ExportDownloadView.as_view(),
         name="api-export-download",
+    ),
+    path("settings/security/audit-log/views/", saved_views.saved_view_save, name="audit_view_save"),
+    path(
+        "settings/security/audit-log/views/<int:pk>/delete/",
+        saved_views.saved_view_remove,
+        name="audit_view_delete",
+    ),
+    path("api/v1/saved-views/", saved_views.SavedViewListView.as_view(), name="api-saved-views"),
+    path(
+        "api/v1/saved-views/<int:pk>/",
+        saved_views.SavedViewDetailView.as_view(),
+        name="api-saved-view",
     ),
 ]

@@ -16,7 +16,9 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.decorators import org_permission_required
 from accounts.models import User
 from audit_read import filters, paging, presentation
+from audit_read import query as query_language
 from audit_read.selectors import audit_events_page
+from audit_web import saved_views
 from auditlog import catalog, integrity
 from core import timefmt
 
@@ -349,6 +351,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     type_options = list(catalog.EVENT_TYPES.items())
 
     performer_html, _ = _performer_options(params)
+    saved = [(view, saved_views.open_url(view)) for view in saved_views.visible_views(request.user)]
     suggestions = search_suggestions(
         [email for _, email in User.objects.values_list("pk", "email")]
     )
@@ -377,6 +380,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "org_zone": org.time_zone,
         "zone_choice": request.user.display_time_zone,
         "performer_options": performer_html,
+        "saved_views": saved,
+        "current_query": query_language.from_params(params),
+        "current_view": request.GET.get("view", ""),
         "search_suggestions_json": json.dumps(suggestions),
         "presets": PRESETS.items(),
         "chosen_types": set(values["event_type"].split(",")) if values["event_type"] else set(),

@@ -8,7 +8,14 @@ from accounts.models import User
 from auditlog.declare import Audited, Nav, register
 from settings_app import services
 from settings_app.criteria_diff import diff_actions, diff_criteria
-from settings_app.models import BusinessRule, Macro, SavedSearch, Shortcut, SupportAccess
+from settings_app.models import (
+    BusinessRule,
+    Macro,
+    SavedSearch,
+    SavedView,
+    Shortcut,
+    SupportAccess,
+)
 
 
 def _diff_actions(before: Any, after: Any) -> list:
@@ -97,5 +104,15 @@ register(
         restore=lambda macro, values: services.macro_update(macro=macro, **values),
         empty_as={"text": "", "tags": []},
         nav=Nav(group="Settings", label="Macros", url_name="settings_app:macros", order=25),
+    ),
+    # The Audit Log's saved views (its search language): changing one is a Settings change.
+    Audited(
+        model=SavedView,
+        section="Saved View",
+        event_type="settings",
+        subject_type="saved_view",
+        kind="saved_view",
+        properties=("name", "query", "shared"),
+        subject_name=lambda view: view.name,
     ),
 )

@@ -141,3 +141,29 @@ class Macro(AuditedTenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SavedView(AuditedTenantModel):
+    """A named Audit Log search (the search language): one person's, or shared with every
+    Administrator of the organisation."""
+
+    name = models.CharField(max_length=200)
+    query = models.TextField()
+    shared = models.BooleanField(default=False)
+    # Who keeps it; None for one made with an API token (always shared).
+    owner = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        # Enforced with the organisation: FOREIGN KEY (org_id, owner_id) (migration 0003).
+        db_constraint=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -34,6 +34,7 @@ SECTION_ORDER = (
     "Support Access",
     "Workflow",
     "Macro",  # the worked example: declared by settings_app, beyond the catalog
+    "Saved View",
     "Work Session",
     "Conversation",
     "Customer",
@@ -78,6 +79,7 @@ def test_everything_derived_comes_from_the_declarations():
         "support_access": "Support Access",
         "workflow": "Workflow",
         "macro": "Macro",
+        "saved_view": "Saved View",
     }
     assert catalog.kind_subject_type("organisation") == "organization"
     assert set(history.kinds()) == {

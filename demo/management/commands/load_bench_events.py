@@ -67,6 +67,7 @@ KINDS: list[tuple[str, str, str, str | None, str, float, str, str]] = [
     ("settings", "Shortcut", "create", "name", "shortcut", 0.2, "name_new", "user"),
     ("settings", "Shortcut", "delete", "name", "shortcut", 0.05, "name_old", "user"),
     ("settings", "Macro", "update", "text", "macro", 0.05, "text", "user"),
+    ("settings", "Saved View", "create", "query", "saved_view", 0.02, "text", "user"),
     ("settings", "Business Rule", "update", "criteria", "business_rule", 0.8, "criteria", "user"),
     ("settings", "Business Rule", "update", "actions", "business_rule", 0.5, "actions", "user"),
     ("settings", "Business Rule", "update", "enabled", "business_rule", 0.3, "bool", "user"),
