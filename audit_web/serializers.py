@@ -111,19 +111,20 @@ class AuditEventPageSerializer(serializers.Serializer):
     results = AuditEventSerializer(many=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Every error answer: a summary, and for bad input the parameters at fault."""
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+    params = serializers.DictField(child=serializers.CharField())
 
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="Bad input: {parameter: problem}.",
-    )
-    missing_scope = serializers.CharField(required=False)
-    missing_permission = serializers.CharField(required=False)
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer (core/api_errors.py); in the schema the hook of core/api_schema.py
+    replaces it with the `ApiError` component, which also lists the optional members."""
+
+    error = ErrorDetailSerializer()
     status = serializers.IntegerField()
-    request_id = serializers.CharField(required=False)
+    request_id = serializers.CharField(allow_null=True)
 
 
 class ExportRequestSerializer(serializers.Serializer):

@@ -69,7 +69,7 @@ def test_starting_an_export_answers_202_and_is_recorded(org, admin_client, admin
 def test_bad_export_requests_answer_400_naming_the_parameter(org, admin_client, body, names):
     response = start(admin_client, body)
     assert response.status_code == 400, response.content
-    assert set(response.json()["errors"]) == names
+    assert set(response.json()["error"]["params"]) == names
     assert not AuditExport.objects.exists()
     assert not AuditEvent.objects.for_org(org.pk).filter(section="Export").exists()
 
@@ -114,13 +114,15 @@ def test_exports_need_the_export_permission_or_scope(org, admin_client):
     client.force_login(auditor)
     assert client.get("/api/v1/audit-events/").status_code == 200
     denied = start(client, {"format": "csv"})
-    assert denied.status_code == 403 and denied.json()["missing_permission"] == "audit.export"
+    assert (
+        denied.status_code == 403 and denied.json()["error"]["missing_permission"] == "audit.export"
+    )
     assert client.get("/api/v1/audit-events/export.csv").status_code == 403
 
     denied = bearer(reader).post(
         "/api/v1/exports/", {"format": "csv"}, content_type="application/json"
     )
-    assert denied.status_code == 403 and denied.json()["missing_scope"] == "audit:export"
+    assert denied.status_code == 403 and denied.json()["error"]["missing_scope"] == "audit:export"
     allowed = bearer(exporter).post(
         "/api/v1/exports/", {"format": "csv"}, content_type="application/json"
     )
