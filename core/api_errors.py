@@ -14,6 +14,7 @@ the shape once, as the `ApiError` component.
 """
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.http import HttpRequest
 from rest_framework import exceptions, status
@@ -21,6 +22,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+CURSOR_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "nullable": True,
+    "description": "The next page's cursor (the `cursor` of `next`), or null on the last page.",
+}
 
 # Members an exception's dict detail may carry into `error` beside the message.
 _EXTRA_MEMBERS = ("missing_scope", "missing_permission", "limit")
@@ -140,9 +147,48 @@ def exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response | None:
     return response
 
 
+def link_header(next_url: str | None, previous_url: str | None) -> str | None:
+    """RFC 8288 `Link` value naming a page's neighbours (`rel="next"`, `rel="prev"`)."""
+    links = [
+        f'<{url}>; rel="{rel}"'
+        for url, rel in ((next_url, "next"), (previous_url, "prev"))
+        if url is not None
+    ]
+    return ", ".join(links) or None
+
+
+def paged_response(
+    results: Any, *, next_url: str | None, previous_url: str | None, cursor: str | None
+) -> Response:
+    """A cursor-paged list: `{next, previous, cursor, results}` (`cursor` is the bare value
+    of `next`'s cursor, for clients that do not parse URLs) and the same links in `Link`."""
+    body = {"next": next_url, "previous": previous_url, "cursor": cursor, "results": results}
+    response = Response(body)
+    link = link_header(next_url, previous_url)
+    if link is not None:
+        response["Link"] = link
+    return response
+
+
 class ApiCursorPagination(CursorPagination):
     """DRF's cursor paging, but a cursor that is not one of ours is bad input: 400 naming
-    the `cursor` parameter (as GET /api/v1/audit-events/ answers), not DRF's 404."""
+    the `cursor` parameter (as GET /api/v1/audit-events/ answers), not DRF's 404. Pages
+    carry the bare next `cursor` beside the links, and a `Link` header (paged_response)."""
+
+    def get_paginated_response(self, data: Any) -> Response:
+        next_url = self.get_next_link()
+        cursor = None
+        if next_url is not None:
+            cursor = parse_qs(urlsplit(next_url).query).get(self.cursor_query_param, [None])[0]
+        return paged_response(
+            data, next_url=next_url, previous_url=self.get_previous_link(), cursor=cursor
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        page = super().get_paginated_response_schema(schema)
+        page["properties"]["cursor"] = CURSOR_SCHEMA
+        page["required"] = ["next", "previous", "cursor", "results"]
+        return page
 
     def decode_cursor(self, request: Any) -> Any:
         try:

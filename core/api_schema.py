@@ -97,6 +97,7 @@ def document_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str,
             responses["429"].setdefault("headers", {}).setdefault("Retry-After", _RETRY_AFTER)
     # Views may name an error serializer; the one component above replaces it.
     components.pop("Error", None)
+    components.pop("ErrorDetail", None)
     return result
 
 
