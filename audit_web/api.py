@@ -44,12 +44,13 @@ from audit_web.serializers import (
     AuditEventPageSerializer,
     AuditEventSerializer,
     ErrorSerializer,
+    ExportPageSerializer,
     ExportRequestSerializer,
     ExportSerializer,
 )
 from auditlog import catalog
 from auditlog.models import AuditEvent, AuditExport
-from core.api_errors import BadParameters, paged_response
+from core.api_errors import ApiCursorPagination, BadParameters, paged_response
 
 _MAX_EVENT_ID = 2**63 - 1
 
@@ -162,9 +163,10 @@ PAGING_PARAMETERS: list[OpenApiParameter] = [
     ),
 ]
 
-_ERROR = OpenApiResponse(ErrorSerializer, description="Error with a `detail` message.")
+_ERROR = OpenApiResponse(ErrorSerializer, description="Error: `error.message` says what.")
 _BAD_INPUT = OpenApiResponse(
-    ErrorSerializer, description="Bad input: `errors` maps each bad parameter to its problem."
+    ErrorSerializer,
+    description="Bad input: `error.params` maps each bad parameter to its problem.",
 )
 _THROTTLED = OpenApiResponse(
     ErrorSerializer,
@@ -174,8 +176,8 @@ COMMON_ERRORS: dict[int, OpenApiResponse] = {
     401: OpenApiResponse(ErrorSerializer, description="No or invalid credentials."),
     403: OpenApiResponse(
         ErrorSerializer,
-        description="The token lacks the scope (`missing_scope`) or the person the "
-        "permission (`missing_permission`).",
+        description="The token lacks the scope (`error.missing_scope`) or the person the "
+        "permission (`error.missing_permission`).",
     ),
     429: _THROTTLED,
 }
@@ -348,6 +350,13 @@ def _request_hash(fmt: str, filters: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class ExportPagination(ApiCursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
 class ExportListView(AuditApiView):
     required_scope = "audit:export"
     required_permission = "audit.export"
@@ -357,7 +366,7 @@ class ExportListView(AuditApiView):
         summary="Start a background export",
         description="Each organisation may have EXPORT_MAX_CONCURRENT exports pending or "
         "running, start EXPORT_MAX_PER_DAY in any 24 hours and keep EXPORT_MAX_DISK_BYTES of "
-        "finished files; over a limit the answer is 429 naming it (`limit`: "
+        "finished files; over a limit the answer is 429 naming it (`error.limit`: "
         "`concurrent_exports`, `daily_exports` or `export_disk_bytes`) with Retry-After.\n\n"
         "With an `Idempotency-Key` header, a retry with the same key (from the same token or "
         "person) within 24 hours answers the first export instead of starting another; the "
@@ -389,7 +398,7 @@ class ExportListView(AuditApiView):
             ),
             429: OpenApiResponse(
                 ErrorSerializer,
-                description="Over the organisation's export limit (`limit` names it) or the "
+                description="Over the organisation's export limit (`error.limit` names it) or the "
                 "token's rate limit; retry after `Retry-After` seconds.",
             ),
         },
@@ -427,13 +436,26 @@ class ExportListView(AuditApiView):
 
     @extend_schema(
         operation_id="exports_list",
-        summary="Recent background exports",
-        responses={200: ExportSerializer(many=True), **COMMON_ERRORS},
+        summary="Background exports, newest first",
+        description="Cursor pages (`Link` names the next and previous pages; `cursor` is the "
+        "next page's cursor).",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `cursor` or `next`."),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                description="1 to 500 (default 50).",
+            ),
+            RETRY_AFTER,
+        ],
+        responses={200: ExportPageSerializer, **COMMON_ERRORS},
         tags=["exports"],
     )
     def get(self, request: Request) -> Response:
-        exports = AuditExport.objects.all()[:50]
-        return Response(ExportSerializer(exports, many=True, context={"request": request}).data)
+        paginator = ExportPagination()
+        page = paginator.paginate_queryset(AuditExport.objects.all(), request, view=self)
+        data = ExportSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
 
 def _export_or_404(pk: str) -> AuditExport:

@@ -185,3 +185,12 @@ class ExportSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         path = export.download_path
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class ExportPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="Older exports, or null at the end.")
+    previous = serializers.URLField(allow_null=True, help_text="Newer exports, or null.")
+    cursor = serializers.CharField(
+        allow_null=True, help_text="The next page's cursor (the `cursor` of `next`), or null."
+    )
+    results = ExportSerializer(many=True)

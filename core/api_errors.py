@@ -16,6 +16,7 @@ the shape once, as the `ApiError` component.
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from rest_framework import exceptions, status
 from rest_framework.exceptions import NotFound
@@ -194,6 +195,21 @@ class ApiCursorPagination(CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound:
-            raise BadParameters(
-                {"cursor": "This cursor is not valid; start again from the first page."}
-            ) from None
+            raise _bad_cursor() from None
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        # DRF's cursors are not signed: a position that is not a value of the ordering field
+        # (say, another list's cursor) would be a database error, so it is checked first.
+        cursor = self.decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            name = self.get_ordering(request, queryset, view)[0].lstrip("-")
+            field = queryset.model._meta.get_field(name)
+            try:
+                field.run_validators(field.to_python(cursor.position))
+            except (ValueError, TypeError, DjangoValidationError):
+                raise _bad_cursor() from None
+        return super().paginate_queryset(queryset, request, view)
+
+
+def _bad_cursor() -> BadParameters:
+    return BadParameters({"cursor": "This cursor is not valid; start again from the first page."})

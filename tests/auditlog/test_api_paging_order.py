@@ -117,6 +117,13 @@ def test_pages_carry_link_headers_and_the_bare_cursor(many):
     assert following.status_code == 200 and following.json()["results"]
     conversations = client.get("/api/v1/conversations/")
     assert conversations.status_code == 200 and "cursor" in conversations.json()
+    for fmt in ("csv", "ndjson", "csv"):
+        client.post("/api/v1/exports/", {"format": fmt}, content_type="application/json")
+    exports = client.get("/api/v1/exports/", {"page_size": 2})
+    page = exports.json()
+    assert len(page["results"]) == 2 and exports["Link"] == f'<{page["next"]}>; rel="next"'
+    rest = client.get("/api/v1/exports/", {"page_size": 2, "cursor": page["cursor"]}).json()
+    assert len(rest["results"]) == 1 and rest["cursor"] is None
     digests = client.get("/api/v1/audit-integrity/digests/")
     assert digests.status_code == 200 and "cursor" in digests.json()
 
@@ -170,3 +177,15 @@ def test_streamed_exports_follow_the_order(many):
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "filters.order"
+
+
+def test_another_lists_cursor_is_a_400_naming_it(many):
+    client = bearer(many.secret)
+    for fmt in ("csv", "ndjson"):
+        client.post("/api/v1/exports/", {"format": fmt}, content_type="application/json")
+    cursor = client.get("/api/v1/exports/", {"page_size": 1}).json()["cursor"]
+    # An export's cursor holds a time; customers and digests are ordered by numbers.
+    for url in ("/api/v1/customers/", "/api/v1/audit-integrity/digests/"):
+        response = client.get(url, {"cursor": cursor})
+        assert response.status_code == 400, (url, response.content)
+        assert response.json()["error"]["param"] == "cursor"

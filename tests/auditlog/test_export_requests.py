@@ -43,7 +43,7 @@ def test_starting_an_export_answers_202_and_is_recorded(org, admin_client, admin
     assert status.status_code == 200 and status.json()["id"] == body["id"]
     not_ready = admin_client.get(f"/api/v1/exports/{body['id']}/download")
     assert not_ready.status_code == 409
-    listed = admin_client.get("/api/v1/exports/").json()
+    listed = admin_client.get("/api/v1/exports/").json()["results"]
     assert [e["id"] for e in listed] == [body["id"]]
 
 
@@ -95,7 +95,7 @@ def test_exports_belong_to_their_organisation(org, admin_client, other_org):
     foreign.force_login(User.all_tenants.get(email="admin@globex.test"))
     assert foreign.get(f"/api/v1/exports/{export_id}/").status_code == 404
     assert foreign.get(f"/api/v1/exports/{export_id}/download").status_code == 404
-    assert foreign.get("/api/v1/exports/").json() == []
+    assert foreign.get("/api/v1/exports/").json()["results"] == []
     with tenant(other_org):
         _, secret = api_token_create(name="Globex exporter")
     assert bearer(secret).get(f"/api/v1/exports/{export_id}/").status_code == 404
