@@ -103,10 +103,53 @@ def export_start_within_quota(
     *, org: Any, fmt: Any, filters: Any, requested_by: str
 ) -> AuditExport:
     """export_start, unless the organisation is over a limit (ExportQuotaExceeded)."""
+    export, _ = export_start_once(org=org, fmt=fmt, filters=filters, requested_by=requested_by)
+    return export
+
+
+# How long an Idempotency-Key names its first export; after that it starts a new one.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used, within the window, for a different request."""
+
+
+def export_start_once(
+    *,
+    org: Any,
+    fmt: Any,
+    filters: Any,
+    requested_by: str,
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> tuple[AuditExport, bool]:
+    """export_start within the quota, once per `idempotency_key` (already scoped to the
+    caller) in IDEMPOTENCY_WINDOW: (the export, whether it was created now). The same key
+    with another `request_hash` raises IdempotencyConflict. The organisation's lock makes
+    concurrent requests with one key start one export."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, org.pk % 2**31]
             )
+        if idempotency_key is not None:
+            first = AuditExport.objects.filter(org_id=org.pk, idempotency_key=idempotency_key)
+            first = first.first()
+            if first is not None:
+                if first.created_at > timezone.now() - IDEMPOTENCY_WINDOW:
+                    if first.request_hash != request_hash:
+                        raise IdempotencyConflict
+                    return first, False
+                # Expired: the key is free again for a new export.
+                AuditExport.objects.filter(pk=first.pk).update(idempotency_key=None)
         export_quota_check(org_id=org.pk)
-        return export_start(org=org, fmt=fmt, filters=filters, requested_by=requested_by)
+        export = export_start(
+            org=org,
+            fmt=fmt,
+            filters=filters,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        return export, True

@@ -20,6 +20,7 @@ from django.db import connections, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from audit_read import paging
 from audit_read.filters import active_filters, filter_events
 from auditlog.models import AuditEventQuerySet, AuditExport
 from auditlog.recorder import record
@@ -196,25 +197,66 @@ def export_record(*, fmt: str, filters: dict[str, str], export: AuditExport | No
     )
 
 
+def ordered(queryset: AuditEventQuerySet, order: str) -> AuditEventQuerySet:
+    """The filtered events newest first (paging.DESC) or oldest first (paging.ASC), on
+    (occurred_at, id) either way: one index range, read forwards or backwards."""
+    if order == paging.ASC:
+        return queryset.order_by("occurred_at", "id")
+    return queryset.order_by("-occurred_at", "-id")
+
+
 def export_stream_start(*, org: Any, fmt: str, params: Mapping[str, Any]) -> Iterator[bytes]:
-    """Validate, record, and return the streamed export of the filtered log."""
+    """Validate, record, and return the streamed export of the filtered log, in the
+    `order` parameter's order (newest first by default)."""
     if fmt not in FORMATS:
         raise ExportError({"format": f"Use one of: {', '.join(FORMATS)}."})
     queryset, errors = filter_events(org, params)
+    order = paging.DESC
+    try:
+        order = paging.order_from(params)
+    except paging.PagingError as problem:
+        errors = {**errors, **problem.as_errors()}
     if errors:
         raise ExportError(errors)
-    export_record(fmt=fmt, filters=active_filters(params))
-    return stream(queryset, fmt, org_id=org.pk)
+    filters = active_filters(params)
+    if order == paging.ASC:
+        filters["order"] = order
+    export_record(fmt=fmt, filters=filters)
+    return stream(ordered(queryset, order), fmt, org_id=org.pk)
 
 
-def export_start(*, org: Any, fmt: Any, filters: Any, requested_by: str) -> AuditExport:
+def export_start(
+    *,
+    org: Any,
+    fmt: Any,
+    filters: Any,
+    requested_by: str,
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> AuditExport:
     """Create a background export; a Celery worker writes the file once this commits."""
     if fmt not in FORMATS:
         raise ExportError({"format": f"Use one of: {', '.join(FORMATS)}."})
-    normalised = _normalised_filters(org, filters if filters is not None else {})
+    filters = filters if filters is not None else {}
+    order = paging.DESC
+    if isinstance(filters, Mapping) and "order" in filters:
+        # Not a filter but how the file is ordered: kept in `filters` only when oldest first.
+        filters = dict(filters)
+        try:
+            order = paging.order_from({"order": filters.pop("order")})
+        except paging.PagingError as problem:
+            raise ExportError({"filters.order": problem.message}) from None
+    normalised = _normalised_filters(org, filters)
+    if order == paging.ASC:
+        normalised["order"] = order
     with transaction.atomic():
         export = AuditExport(
-            format=fmt, filters=normalised, requested_by=requested_by[:255], org_id=org.pk
+            format=fmt,
+            filters=normalised,
+            requested_by=requested_by[:255],
+            org_id=org.pk,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
         )
         export.save()
         export_record(fmt=fmt, filters=normalised, export=export)
@@ -276,6 +318,7 @@ def export_run(*, export_id: str) -> AuditExport | None:
     if errors:
         _set(export.pk, status=AuditExport.Status.FAILED, error="; ".join(errors.values()))
         return export
+    queryset = ordered(queryset, export.filters.get("order", paging.DESC))
     export.file_name = f"{export.pk}.{FORMATS[fmt]['extension']}"
     _set(
         export.pk,

@@ -26,10 +26,12 @@ def audit_events_page(
     cursor: str | None,
     size_params: Mapping[str, Any] | None = None,
     whole_changes: bool = False,
+    order: str = paging.DESC,
 ) -> EventsPage:
     """The organisation's events matching `params`, one page after (or before) `cursor`;
     the page size is read from `size_params` (default `params`). Every problem with the
-    input is collected in `errors` (field -> message), the page then None. With
+    input is collected in `errors` (field -> message), the page then None. `order` is
+    paging.DESC (newest first) or paging.ASC (oldest first). With
     `whole_changes`, a change the page ends in is finished on this page (paging.finish_last_change)."""
     errors: dict[str, str] = {}
     size = paging.DEFAULT_PAGE_SIZE
@@ -49,9 +51,10 @@ def audit_events_page(
             filters.filters_key(org, params),
             scan_base=filters.scan_base(org, params),
             ids_first=filters.ids_first(params, org),
+            order=order,
         )
     except paging.PagingError as problem:
         return EventsPage(None, size, problem.as_errors())
     if whole_changes:
-        page = paging.finish_last_change(page, queryset, filters.filters_key(org, params))
+        page = paging.finish_last_change(page, queryset, filters.filters_key(org, params), order)
     return EventsPage(page, size)

@@ -4,6 +4,8 @@ Views stay thin: parse, call filters/paging/exports, render. Administrators (ses
 API tokens with the right scope only; another organisation's ids answer 404.
 """
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -20,7 +22,8 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.api_access import ScopeOrPermission
-from audit_read.export_quota import ExportQuotaExceeded, export_start_within_quota
+from accounts.authentication import ApiClient
+from audit_read.export_quota import ExportQuotaExceeded, IdempotencyConflict, export_start_once
 from audit_read.exports import (
     FORMATS,
     ExportError,
@@ -30,19 +33,24 @@ from audit_read.exports import (
 from audit_read.filters import Q_MAX_LENGTH
 from audit_read.paging import (
     DEFAULT_PAGE_SIZE,
+    DESC,
     MAX_PAGE_SIZE,
+    ORDERS,
+    PagingError,
+    order_from,
 )
 from audit_read.selectors import audit_events_page
 from audit_web.serializers import (
     AuditEventPageSerializer,
     AuditEventSerializer,
     ErrorSerializer,
+    ExportPageSerializer,
     ExportRequestSerializer,
     ExportSerializer,
 )
 from auditlog import catalog
 from auditlog.models import AuditEvent, AuditExport
-from core.api_errors import BadParameters
+from core.api_errors import ApiCursorPagination, BadParameters, paged_response
 
 _MAX_EVENT_ID = 2**63 - 1
 
@@ -72,6 +80,7 @@ def _enum(values: Any) -> dict[str, Any]:
     return {"type": "string", "enum": list(values)}
 
 
+_EVENT_TYPE = "|".join(catalog.EVENT_TYPES)
 _DATE_OR_DATETIME = {
     "oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
 }
@@ -91,7 +100,7 @@ FILTER_PARAMETERS: list[OpenApiParameter] = [
     ),
     OpenApiParameter(
         "event_type",
-        {"type": "string", "pattern": "^[a-z_]+(,[a-z_]+)*$"},
+        {"type": "string", "pattern": f"^({_EVENT_TYPE})(,({_EVENT_TYPE}))*$"},
         description="One event type or a comma-separated list of: "
         + ", ".join(catalog.EVENT_TYPES),
     ),
@@ -134,6 +143,12 @@ FILTER_PARAMETERS: list[OpenApiParameter] = [
         "(case-insensitive substring).",
     ),
 ]
+ORDER_PARAMETER = OpenApiParameter(
+    "order",
+    {"type": "string", "enum": list(ORDERS), "default": DESC},
+    description="desc: newest first (the default); asc: oldest first. Both order by "
+    "(occurred_at, id); a cursor is valid only with the order it was made for.",
+)
 PAGING_PARAMETERS: list[OpenApiParameter] = [
     OpenApiParameter(
         "page_size",
@@ -143,14 +158,15 @@ PAGING_PARAMETERS: list[OpenApiParameter] = [
     OpenApiParameter(
         "cursor",
         OpenApiTypes.STR,
-        description="Opaque cursor from a previous page's `next` or `previous` link; "
-        "valid only with the same filters.",
+        description="Opaque cursor: the page's `cursor`, or from its `next` or `previous` "
+        "link; valid only with the same filters and order.",
     ),
 ]
 
-_ERROR = OpenApiResponse(ErrorSerializer, description="Error with a `detail` message.")
+_ERROR = OpenApiResponse(ErrorSerializer, description="Error: `error.message` says what.")
 _BAD_INPUT = OpenApiResponse(
-    ErrorSerializer, description="Bad input: `errors` maps each bad parameter to its problem."
+    ErrorSerializer,
+    description="Bad input: `error.params` maps each bad parameter to its problem.",
 )
 _THROTTLED = OpenApiResponse(
     ErrorSerializer,
@@ -160,8 +176,8 @@ COMMON_ERRORS: dict[int, OpenApiResponse] = {
     401: OpenApiResponse(ErrorSerializer, description="No or invalid credentials."),
     403: OpenApiResponse(
         ErrorSerializer,
-        description="The token lacks the scope (`missing_scope`) or the person the "
-        "permission (`missing_permission`).",
+        description="The token lacks the scope (`error.missing_scope`) or the person the "
+        "permission (`error.missing_permission`).",
     ),
     429: _THROTTLED,
 }
@@ -183,23 +199,33 @@ class AuditApiView(APIView):
 class AuditEventListView(AuditApiView):
     @extend_schema(
         operation_id="audit_events_list",
-        summary="List audit events, newest first",
-        parameters=[*FILTER_PARAMETERS, *PAGING_PARAMETERS, RETRY_AFTER],
+        summary="List audit events, newest first (or oldest first)",
+        description="Keyset pages; `Link` (RFC 8288) names the next and previous pages, and "
+        "`cursor` is the next page's cursor.",
+        parameters=[*FILTER_PARAMETERS, ORDER_PARAMETER, *PAGING_PARAMETERS, RETRY_AFTER],
         responses={200: AuditEventPageSerializer, 400: _BAD_INPUT, **COMMON_ERRORS},
         tags=["audit"],
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        found = audit_events_page(request_org(request), params, cursor=params.get("cursor"))
-        if found.errors:
-            raise BadParameters(found.errors)
+        errors: dict[str, str] = {}
+        order = DESC
+        try:
+            order = order_from(params)
+        except PagingError as problem:
+            errors |= problem.as_errors()
+        found = audit_events_page(
+            request_org(request), params, cursor=params.get("cursor"), order=order
+        )
+        errors |= found.errors
+        if errors:
+            raise BadParameters(errors)
         page = found.page
-        return Response(
-            {
-                "next": self._link(request, page.next_cursor),
-                "previous": self._link(request, page.previous_cursor),
-                "results": AuditEventSerializer(page.items, many=True).data,
-            }
+        return paged_response(
+            AuditEventSerializer(page.items, many=True).data,
+            next_url=self._link(request, page.next_cursor),
+            previous_url=self._link(request, page.previous_cursor),
+            cursor=page.next_cursor,
         )
 
     @staticmethod
@@ -243,7 +269,8 @@ class AuditEventExportView(_AlwaysJsonErrors, AuditApiView):
     @extend_schema(
         operation_id="audit_events_export",
         summary="Stream the filtered events as CSV or NDJSON",
-        description="The whole filtered set, newest first, streamed with constant memory. CSV "
+        description="The whole filtered set, newest first (`order=asc`: oldest first), "
+        "streamed with constant memory. CSV "
         "has a header row; performed_by and subject are flattened to performed_by_type, "
         "performed_by_id, performed_by_name, subject_type, subject_id, subject_name; before, "
         "after and metadata are JSON text. NDJSON has one event object per line.",
@@ -252,6 +279,7 @@ class AuditEventExportView(_AlwaysJsonErrors, AuditApiView):
                 "fmt", _enum(FORMATS), OpenApiParameter.PATH, description="csv or ndjson"
             ),
             *FILTER_PARAMETERS,
+            ORDER_PARAMETER,
             RETRY_AFTER,
         ],
         responses={
@@ -291,6 +319,44 @@ class OverExportQuota(exceptions.APIException):
         self.wait = quota.retry_after
 
 
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was used for a different request in the last 24 hours; use a new key."
+    )
+    default_code = "idempotency_conflict"
+
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key scoped to its caller (the token, or the user) and
+    hashed, or None without one; a malformed key is a 400 naming the header."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= IDEMPOTENCY_KEY_MAX or not raw.isascii() or not raw.isprintable():
+        raise BadParameters(
+            {"Idempotency-Key": f"Use 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters."}
+        )
+    user = request.user
+    caller = f"token:{user.token.pk}" if isinstance(user, ApiClient) else f"user:{user.pk}"
+    return hashlib.sha256(f"{caller}\n{raw}".encode()).hexdigest()
+
+
+def _request_hash(fmt: str, filters: Any) -> str:
+    canonical = json.dumps([fmt, filters], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ExportPagination(ApiCursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
 class ExportListView(AuditApiView):
     required_scope = "audit:export"
     required_permission = "audit.export"
@@ -300,25 +366,39 @@ class ExportListView(AuditApiView):
         summary="Start a background export",
         description="Each organisation may have EXPORT_MAX_CONCURRENT exports pending or "
         "running, start EXPORT_MAX_PER_DAY in any 24 hours and keep EXPORT_MAX_DISK_BYTES of "
-        "finished files; over a limit the answer is 429 naming it (`limit`: "
-        "`concurrent_exports`, `daily_exports` or `export_disk_bytes`) with Retry-After.",
+        "finished files; over a limit the answer is 429 naming it (`error.limit`: "
+        "`concurrent_exports`, `daily_exports` or `export_disk_bytes`) with Retry-After.\n\n"
+        "With an `Idempotency-Key` header, a retry with the same key (from the same token or "
+        "person) within 24 hours answers the first export instead of starting another; the "
+        "same key with a different body answers 422.",
         request=ExportRequestSerializer,
         parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+                OpenApiParameter.HEADER,
+                description="Any unique value (e.g. a UUID) naming this request, so that "
+                "retrying it cannot start a second export.",
+            ),
             OpenApiParameter(
                 "Retry-After",
                 OpenApiTypes.INT,
                 OpenApiParameter.HEADER,
                 response=[429],
                 description="Seconds to wait: for the token's rate limit or the export limit.",
-            )
+            ),
         ],
         responses={
             202: ExportSerializer,
             400: _BAD_INPUT,
             **COMMON_ERRORS,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="The Idempotency-Key was used for a different request.",
+            ),
             429: OpenApiResponse(
                 ErrorSerializer,
-                description="Over the organisation's export limit (`limit` names it) or the "
+                description="Over the organisation's export limit (`error.limit` names it) or the "
                 "token's rate limit; retry after `Retry-After` seconds.",
             ),
         },
@@ -331,17 +411,23 @@ class ExportListView(AuditApiView):
         fmt = data.get("format")
         if not isinstance(fmt, str) or fmt not in FORMATS:
             raise BadParameters({"format": f"Use one of: {', '.join(FORMATS)}."})
+        key = idempotency_key(request)
+        filters = data.get("filters") or {}
         try:
-            export = export_start_within_quota(
+            export, _ = export_start_once(
                 org=request_org(request),
                 fmt=fmt,
-                filters=data.get("filters") or {},
+                filters=filters,
                 requested_by=str(request.user),
+                idempotency_key=key,
+                request_hash=_request_hash(fmt, filters) if key is not None else "",
             )
         except ExportError as error:
             raise BadParameters(error.errors) from None
         except ExportQuotaExceeded as quota:
             raise OverExportQuota(quota) from None
+        except IdempotencyConflict:
+            raise IdempotencyKeyReused() from None
         body = ExportSerializer(export, context={"request": request}).data
         location = request.build_absolute_uri(
             reverse("api-export-detail", kwargs={"pk": export.pk})
@@ -350,13 +436,26 @@ class ExportListView(AuditApiView):
 
     @extend_schema(
         operation_id="exports_list",
-        summary="Recent background exports",
-        responses={200: ExportSerializer(many=True), **COMMON_ERRORS},
+        summary="Background exports, newest first",
+        description="Cursor pages (`Link` names the next and previous pages; `cursor` is the "
+        "next page's cursor).",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `cursor` or `next`."),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                description="1 to 500 (default 50).",
+            ),
+            RETRY_AFTER,
+        ],
+        responses={200: ExportPageSerializer, **COMMON_ERRORS},
         tags=["exports"],
     )
     def get(self, request: Request) -> Response:
-        exports = AuditExport.objects.all()[:50]
-        return Response(ExportSerializer(exports, many=True, context={"request": request}).data)
+        paginator = ExportPagination()
+        page = paginator.paginate_queryset(AuditExport.objects.all(), request, view=self)
+        data = ExportSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
 
 def _export_or_404(pk: str) -> AuditExport:

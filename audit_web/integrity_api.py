@@ -121,6 +121,9 @@ class DigestSerializer(serializers.Serializer):
 class DigestPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
     previous = serializers.URLField(allow_null=True, help_text="The previous page, or null.")
+    cursor = serializers.CharField(
+        allow_null=True, help_text="The next page's cursor (the `cursor` of `next`), or null."
+    )
     results = DigestSerializer(many=True)
 
 

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,11 +18,17 @@ def utc_timestamp(value: datetime) -> str:
 
 
 class PartySerializer(serializers.Serializer):
-    """Who acted or what was acted on: `{type, id, name}`."""
+    """What was acted on: `{type, id, name}`."""
 
     type = serializers.CharField()
     id = serializers.CharField(allow_null=True)
     name = serializers.CharField(allow_blank=True)
+
+
+class PerformerSerializer(PartySerializer):
+    """Who acted: `{type, id, name}`, the type one of the catalog's performer types."""
+
+    type = serializers.ChoiceField(choices=list(catalog.ACTOR_TYPES))
 
 
 @extend_schema_field(
@@ -34,7 +39,13 @@ class UtcTimestampField(serializers.Field):
         return utc_timestamp(value)
 
 
-@extend_schema_field(OpenApiTypes.ANY)
+@extend_schema_field(
+    {
+        "description": "Any JSON value: string, number, boolean, object, array or null "
+        "(the property's value as it was recorded).",
+        "nullable": True,
+    }
+)
 class AnyJsonField(serializers.JSONField):
     """Any JSON value, or null."""
 
@@ -44,7 +55,7 @@ class AuditEventSerializer(serializers.Serializer):
     occurred_at = UtcTimestampField()
     event_type = serializers.ChoiceField(choices=list(catalog.EVENT_TYPES))
     action = serializers.ChoiceField(choices=list(catalog.ACTIONS))
-    section = serializers.CharField()
+    section = serializers.ChoiceField(choices=list(catalog.section_names()))
     property = serializers.CharField(allow_null=True)
     before = AnyJsonField(allow_null=True)
     after = AnyJsonField(allow_null=True)
@@ -59,7 +70,7 @@ class AuditEventSerializer(serializers.Serializer):
     def get_id(self, event: AuditEvent) -> str:
         return str(event.pk)
 
-    @extend_schema_field(PartySerializer)
+    @extend_schema_field(PerformerSerializer)
     def get_performed_by(self, event: AuditEvent) -> dict[str, Any]:
         return {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name}
 
@@ -108,22 +119,26 @@ class AuditEventPageSerializer(serializers.Serializer):
     previous = serializers.URLField(
         allow_null=True, help_text="Newer events, or null on the newest page."
     )
+    cursor = serializers.CharField(
+        allow_null=True, help_text="The next page's cursor (the `cursor` of `next`), or null."
+    )
     results = AuditEventSerializer(many=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Every error answer: a summary, and for bad input the parameters at fault."""
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+    params = serializers.DictField(child=serializers.CharField())
 
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="Bad input: {parameter: problem}.",
-    )
-    missing_scope = serializers.CharField(required=False)
-    missing_permission = serializers.CharField(required=False)
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer (core/api_errors.py); in the schema the hook of core/api_schema.py
+    replaces it with the `ApiError` component, which also lists the optional members."""
+
+    error = ErrorDetailSerializer()
     status = serializers.IntegerField()
-    request_id = serializers.CharField(required=False)
+    request_id = serializers.CharField(allow_null=True)
 
 
 class ExportRequestSerializer(serializers.Serializer):
@@ -131,7 +146,8 @@ class ExportRequestSerializer(serializers.Serializer):
     filters = serializers.DictField(
         required=False,
         default=dict,
-        help_text="The filters of GET /api/v1/audit-events/ (start, end, event_type, …).",
+        help_text="The filters of GET /api/v1/audit-events/ (start, end, event_type, …), "
+        "and `order` (desc, the default, or asc: oldest first).",
     )
 
 
@@ -169,3 +185,12 @@ class ExportSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         path = export.download_path
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class ExportPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="Older exports, or null at the end.")
+    previous = serializers.URLField(allow_null=True, help_text="Newer exports, or null.")
+    cursor = serializers.CharField(
+        allow_null=True, help_text="The next page's cursor (the `cursor` of `next`), or null."
+    )
+    results = ExportSerializer(many=True)

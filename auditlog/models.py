@@ -225,12 +225,23 @@ class AuditExport(TenantModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # POST /api/v1/exports/'s Idempotency-Key, hashed with the caller (token or user), and
+    # the hash of the request it came with (audit_read/export_quota.export_start_once).
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["org", "-created_at"], name="auditexport_org_created"),
             models.Index(fields=["status", "expires_at"], name="auditexport_status_expiry"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="auditexport_org_idempotency_key",
+            )
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ needed to render them (plain context, no context processors: the database may be
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from core.api_errors import error_body
 from core.api_schema import not_found
 
 
@@ -19,7 +20,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     only detail, so that an administrator can find the error in the log."""
     request_id = getattr(request, "request_id", None)
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"detail": "Server error.", "status": 500, "request_id": request_id}, status=500
+        body = error_body(
+            status_code=500, code="server_error", message="Server error.", request_id=request_id
         )
+        return JsonResponse(body, status=500)
     return HttpResponse(render_to_string("500.html", {"request_id": request_id}), status=500)

@@ -252,12 +252,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON nested too deeply is a 400, not a RecursionError (config/parsers.py).
-    "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Request bodies are JSON only (a form or multipart body answers 415), so the schema
+    # declares each body once; JSON nested too deeply is a 400, not a RecursionError
+    # (config/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.SafeJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",

@@ -335,7 +335,11 @@ def test_a_404_page_leaks_nothing(no_database, client, url):
 def test_a_404_under_the_api_is_json(no_database, client):
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found.", "status": 404}
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "Not found.", "param": None, "params": {}},
+        "status": 404,
+        "request_id": response["X-Request-ID"],
+    }
 
 
 @pytest.mark.urls(__name__)
@@ -353,7 +357,12 @@ def test_a_500_page_leaks_nothing_but_gives_the_request_reference(no_database):
     api = client.get("/api/v1/test-only/broken/")
     assert api.status_code == 500
     assert api.json() == {
-        "detail": "Server error.",
+        "error": {
+            "code": "server_error",
+            "message": "Server error.",
+            "param": None,
+            "params": {},
+        },
         "status": 500,
         "request_id": api["X-Request-ID"],
     }

@@ -269,7 +269,7 @@ def test_an_api_refuses_the_same_escalation_with_403_and_the_reason(org, manager
         content_type="application/json",
     )
     assert response.status_code == 403
-    assert response.json()["detail"] == (
+    assert response.json()["error"]["message"] == (
         "You cannot grant permissions you do not hold: audit.view."
     )
     # An API token acts for no person and holds no permissions: it grants none either.
@@ -281,7 +281,7 @@ def test_an_api_refuses_the_same_escalation_with_403_and_the_reason(org, manager
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
     assert response.status_code == 403
-    assert "tokens.manage" in response.json()["detail"]
+    assert "tokens.manage" in response.json()["error"]["message"]
     assert group("User managers").permissions == ["users.manage"]
     assert audit_rows(org, section="Role Group", action="update") == []
 

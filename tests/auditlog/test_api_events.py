@@ -314,8 +314,10 @@ def bad(client, params) -> dict:
     assert response.status_code == 400, (params, response.content)
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
-    assert body["status"] == 400 and body["detail"].startswith("Invalid parameter")
-    return body["errors"]
+    assert body["status"] == 400 and body["error"]["message"].startswith("Invalid parameter")
+    assert body["error"]["code"] == "invalid"
+    assert body["error"]["param"] == next(iter(body["error"]["params"]))
+    return body["error"]["params"]
 
 
 def test_bad_input_answers_400_naming_the_parameter(world):
@@ -421,7 +423,7 @@ def test_access_administrators_and_scoped_tokens_only(world, settings):
     agent_client.force_login(agent)
     response = agent_client.get("/api/v1/audit-events/")
     assert response.status_code == 403
-    assert response.json()["missing_permission"] == "audit.view"
+    assert response.json()["error"]["missing_permission"] == "audit.view"
 
     anonymous = Client().get("/api/v1/audit-events/")
     assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
@@ -429,14 +431,18 @@ def test_access_administrators_and_scoped_tokens_only(world, settings):
 
     response = bearer(no_read).get("/api/v1/audit-events/")
     assert response.status_code == 403
-    assert response.json()["missing_scope"] == "audit:read"
-    assert "audit:read" in response.json()["detail"]
+    assert response.json()["error"]["missing_scope"] == "audit:read"
+    assert "audit:read" in response.json()["error"]["message"]
     response = bearer(no_read).get("/api/v1/audit-events/export.csv")
-    assert response.status_code == 403 and response.json()["missing_scope"] == "audit:export"
+    assert (
+        response.status_code == 403 and response.json()["error"]["missing_scope"] == "audit:export"
+    )
     response = bearer(no_read).post(
         "/api/v1/exports/", {"format": "csv"}, content_type="application/json"
     )
-    assert response.status_code == 403 and response.json()["missing_scope"] == "audit:export"
+    assert (
+        response.status_code == 403 and response.json()["error"]["missing_scope"] == "audit:export"
+    )
 
 
 def test_another_organisations_event_id_answers_404(world):

@@ -55,8 +55,8 @@ def export_records(org: Organization) -> int:
 def assert_refused(response: Any, limit: str, setting: str) -> int:
     assert response.status_code == 429, response.content
     body = response.json()
-    assert body["limit"] == limit
-    assert setting in body["detail"]
+    assert body["error"]["limit"] == limit and body["error"]["code"] == "export_quota"
+    assert setting in body["error"]["message"]
     retry_after = int(response["Retry-After"])
     assert retry_after >= 1
     return retry_after
@@ -74,7 +74,7 @@ def test_concurrent_exports_are_capped_per_organisation(org, admin_client, setti
 
     refused = start(admin_client)
     assert_refused(refused, "concurrent_exports", "EXPORT_MAX_CONCURRENT")
-    assert "2 pending or running" in refused.json()["detail"]
+    assert "2 pending or running" in refused.json()["error"]["message"]
     _, secret = api_token_create(name="Exporter", scopes=["audit:export"])
     assert_refused(start(bearer(secret)), "concurrent_exports", "EXPORT_MAX_CONCURRENT")
     assert AuditExport.objects.count() == 2

@@ -43,7 +43,7 @@ def test_starting_an_export_answers_202_and_is_recorded(org, admin_client, admin
     assert status.status_code == 200 and status.json()["id"] == body["id"]
     not_ready = admin_client.get(f"/api/v1/exports/{body['id']}/download")
     assert not_ready.status_code == 409
-    listed = admin_client.get("/api/v1/exports/").json()
+    listed = admin_client.get("/api/v1/exports/").json()["results"]
     assert [e["id"] for e in listed] == [body["id"]]
 
 
@@ -69,7 +69,7 @@ def test_starting_an_export_answers_202_and_is_recorded(org, admin_client, admin
 def test_bad_export_requests_answer_400_naming_the_parameter(org, admin_client, body, names):
     response = start(admin_client, body)
     assert response.status_code == 400, response.content
-    assert set(response.json()["errors"]) == names
+    assert set(response.json()["error"]["params"]) == names
     assert not AuditExport.objects.exists()
     assert not AuditEvent.objects.for_org(org.pk).filter(section="Export").exists()
 
@@ -95,7 +95,7 @@ def test_exports_belong_to_their_organisation(org, admin_client, other_org):
     foreign.force_login(User.all_tenants.get(email="admin@globex.test"))
     assert foreign.get(f"/api/v1/exports/{export_id}/").status_code == 404
     assert foreign.get(f"/api/v1/exports/{export_id}/download").status_code == 404
-    assert foreign.get("/api/v1/exports/").json() == []
+    assert foreign.get("/api/v1/exports/").json()["results"] == []
     with tenant(other_org):
         _, secret = api_token_create(name="Globex exporter")
     assert bearer(secret).get(f"/api/v1/exports/{export_id}/").status_code == 404
@@ -114,13 +114,15 @@ def test_exports_need_the_export_permission_or_scope(org, admin_client):
     client.force_login(auditor)
     assert client.get("/api/v1/audit-events/").status_code == 200
     denied = start(client, {"format": "csv"})
-    assert denied.status_code == 403 and denied.json()["missing_permission"] == "audit.export"
+    assert (
+        denied.status_code == 403 and denied.json()["error"]["missing_permission"] == "audit.export"
+    )
     assert client.get("/api/v1/audit-events/export.csv").status_code == 403
 
     denied = bearer(reader).post(
         "/api/v1/exports/", {"format": "csv"}, content_type="application/json"
     )
-    assert denied.status_code == 403 and denied.json()["missing_scope"] == "audit:export"
+    assert denied.status_code == 403 and denied.json()["error"]["missing_scope"] == "audit:export"
     allowed = bearer(exporter).post(
         "/api/v1/exports/", {"format": "csv"}, content_type="application/json"
     )

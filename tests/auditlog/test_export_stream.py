@@ -153,7 +153,7 @@ def test_export_bad_input_is_a_json_400_whatever_the_accept_header(world):
     )
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/json")
-    assert set(response.json()["errors"]) == {"start"}
+    assert set(response.json()["error"]["params"]) == {"start"}
     assert client.get("/api/v1/audit-events/export.xml", follow=True).status_code == 404
     with tenant(world.org):
         assert not AuditEvent.objects.for_org(world.org.pk).filter(section="Export").exists()

@@ -64,11 +64,13 @@ def log(org):
     return org
 
 
-def ids(org, params, page_size=13):
+def ids(org, params, page_size=13, order="desc"):
     """Every id the selector pages through for these parameters (the page's and API's path)."""
     found, cursor = [], None
     while True:
-        result = audit_events_page(org, params, cursor=cursor, size_params={"page_size": page_size})
+        result = audit_events_page(
+            org, params, cursor=cursor, size_params={"page_size": page_size}, order=order
+        )
         assert not result.errors, result.errors
         found += [event.pk for event in result.page.items]
         cursor = result.page.next_cursor
@@ -130,7 +132,10 @@ def test_a_query_finds_exactly_what_its_filters_find(log, names, data):
         words.append(qualifier)
     base = {**RANGE, **params} if "created" not in names else params
     by_query = {**(RANGE if "created" not in names else {}), "q": " ".join(words)}
-    assert ids(log, by_query) == ids(log, base)
+    newest_first = ids(log, base)
+    assert ids(log, by_query) == newest_first
+    # Oldest first too: the same events in reverse, by query as by parameters.
+    assert ids(log, by_query, order="asc") == ids(log, base, order="asc") == newest_first[::-1]
 
 
 NEGATIONS = {

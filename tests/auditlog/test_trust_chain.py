@@ -184,7 +184,7 @@ def test_the_integrity_api_takes_an_audit_read_token(org, history):
     ok = Client().get("/api/v1/audit-integrity/", HTTP_AUTHORIZATION=f"Bearer {reader}")
     assert ok.status_code == 200 and ok.json()["verified"] is True
     refused = Client().get("/api/v1/audit-integrity/", HTTP_AUTHORIZATION=f"Bearer {writer}")
-    assert refused.status_code == 403 and refused.json()["missing_scope"] == "audit:read"
+    assert refused.status_code == 403 and refused.json()["error"]["missing_scope"] == "audit:read"
 
 
 def test_the_audit_log_page_shows_the_verified_badge(org, history, admin_client):

@@ -87,8 +87,8 @@ def test_a_token_with_one_scope_calls_only_what_that_scope_allows(
             assert response.status_code in (200, 201, 202), (method, url, response.content)
         else:
             assert response.status_code == 403, (method, url, response.status_code)
-            assert response.json()["missing_scope"] == needed, (method, url)
-            assert needed in response.json()["detail"]
+            assert response.json()["error"]["missing_scope"] == needed, (method, url)
+            assert needed in response.json()["error"]["message"]
 
 
 def test_an_audit_token_reads_no_customer_or_conversation(org, customer, conversation):
@@ -109,7 +109,7 @@ def test_an_audit_token_reads_no_customer_or_conversation(org, customer, convers
 
 def test_a_read_token_changes_nothing(org, customer, conversation):
     client = token_client(org, "Reader", scopes=["customers:read", "conversations:read"])
-    assert client.delete(f"/api/v1/customers/{customer.pk}/").json()["missing_scope"] == (
+    assert client.delete(f"/api/v1/customers/{customer.pk}/").json()["error"]["missing_scope"] == (
         "customers:write"
     )
     refused = client.put(
@@ -117,7 +117,10 @@ def test_a_read_token_changes_nothing(org, customer, conversation):
         json.dumps({"customer": customer.pk, "subject": "Taken over"}),
         content_type="application/json",
     )
-    assert refused.status_code == 403 and refused.json()["missing_scope"] == "conversations:write"
+    assert (
+        refused.status_code == 403
+        and refused.json()["error"]["missing_scope"] == "conversations:write"
+    )
     assert Customer.objects.count() == 1
     conversation.refresh_from_db()
     assert conversation.subject == "Parcel lost"
@@ -130,7 +133,7 @@ def test_people_keep_their_role_permissions(org, agent, agent_client, customer):
     agent.refresh_from_db()
     refused = agent_client.get("/api/v1/customers/")
     assert refused.status_code == 403
-    assert refused.json()["missing_permission"] == "conversations.work"
+    assert refused.json()["error"]["missing_permission"] == "conversations.work"
 
 
 def _api_views(patterns: list, prefix: str = "") -> list[tuple[str, Any]]:

@@ -156,7 +156,7 @@ def test_the_integrity_api_publishes_the_key_and_pages_the_digests(org, other_or
     assert json.loads(b"".join(everything.streaming_content)) == seen
     bad = client.get("/api/v1/audit-integrity/digests/?cursor=garbage")
     assert bad.status_code == 400
-    assert "cursor" in bad.json()["errors"]
+    assert "cursor" in bad.json()["error"]["params"]
 
 
 def test_sealing_without_a_signing_key_seals_nothing_and_says_why(org, settings, tmp_path):
