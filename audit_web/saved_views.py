@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -132,7 +132,12 @@ class _SavedViewApi(APIView):
 
 
 class SavedViewListView(_SavedViewApi):
-    @extend_schema(operation_id="saved_views_list", responses=SavedViewSerializer(many=True))
+    @extend_schema(
+        operation_id="saved_views_list",
+        responses=inline_serializer(
+            name="SavedViewList", fields={"results": SavedViewSerializer(many=True)}
+        ),
+    )
     def get(self, request: Request) -> Response:
         views = visible_views(request.user)[:500]
         return Response({"results": SavedViewSerializer(views, many=True).data})
