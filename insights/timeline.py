@@ -410,7 +410,8 @@ def render_svg(timeline: Timeline, tz: Any, row_link: Callable[[AuditEvent], str
     )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="100%" role="img" aria-labelledby="{title_id} {desc_id}">',
+        # A group, not an image: its markers are links, which an image may not contain.
+        f'width="100%" role="group" aria-labelledby="{title_id}" aria-describedby="{desc_id}">',
         f'<title id="{title_id}">Work-session timeline of {escape(timeline.agent_name)}</title>',
         f'<desc id="{desc_id}">{escape(description)}</desc>',
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',

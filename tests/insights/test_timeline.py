@@ -110,7 +110,7 @@ def test_timeline_page_shows_the_totals_and_markers(org, admin_client, day, scri
         str(events["assigns"][2].pk)
     ]
     assert "took the agent over capacity" in html
-    assert "<svg" in html and 'role="img"' in html
+    assert "<svg" in html and 'role="group"' in html
     # Each marker links to its rows in the audit log (agent, exact instant).
     lapse_at = events["lapse"].occurred_at.astimezone(UTC).isoformat().replace("+", "%2B")
     assert f"agent={ann.pk}&amp;start={lapse_at.replace(':', '%3A')}" in html
