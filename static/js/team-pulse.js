@@ -24,9 +24,11 @@
   const SVG = "http://www.w3.org/2000/svg";
   let failures = 0;
 
-  const cell = (tag, field) => {
+  // data-label names a cell on a phone, where each row is a card (app.css), as in the template.
+  const cell = (tag, field, label) => {
     const element = document.createElement(tag);
     if (field) element.dataset.field = field;
+    if (label !== undefined) element.dataset.label = label;
     return element;
   };
 
@@ -52,10 +54,10 @@
     const row = document.createElement("tr");
     const name = cell("th", "name");
     name.scope = "row";
-    const status = cell("td", "status");
+    const status = cell("td", "status", "Status");
     const pill = document.createElement("span");
     status.append(pill);
-    const load = cell("td", "load");
+    const load = cell("td", "load", "Load");
     const text = document.createElement("span");
     text.className = "load-text";
     const bar = document.createElementNS(SVG, "svg");
@@ -70,9 +72,9 @@
     const link = document.createElement("a");
     link.href = timelineUrl(agent.id);
     link.textContent = "Timeline";
-    const last = cell("td");
+    const last = cell("td", null, "");
     last.append(link);
-    row.append(name, status, load, cell("td", "capacity"), cell("td", "heartbeat"), last);
+    row.append(name, status, load, cell("td", "capacity", "Capacity"), cell("td", "heartbeat", "Last heartbeat"), last);
     return row;
   };
 
