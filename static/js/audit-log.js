@@ -1,5 +1,5 @@
-// Audit Log page enhancements: instant sub-filters, Before/After popovers on hover and focus,
-// and background exports with a live progress bar. The page works without this script.
+// Audit Log page enhancements: instant sub-filters, Before/After popovers on hover, focus and
+// click, and background exports with a live progress bar. The page works without this script.
 (() => {
   "use strict";
 
@@ -16,43 +16,57 @@
   };
   if (typeSelect) typeSelect.addEventListener("change", syncSubfilters);
 
-  // Popovers: open on hover or keyboard focus, stay open while the pointer is over them,
-  // close on leaving, blur or Escape.
+  // Popovers: open on hover or keyboard focus and close on leaving, blur or Escape; a click (or
+  // Enter) pins one open until Escape or a click elsewhere. A popover sits below its cell, or
+  // above it when there is no room below, and never covers it; one opened by hover lets the
+  // pointer through (audit-log.css), so it never holds itself open over the next row.
   const supportsPopover = typeof HTMLElement.prototype.showPopover === "function";
+  const GAP = 6;
+  const MARGIN = 8;
   let hideTimer = null;
   const popoverOf = (button) => document.getElementById(button.getAttribute("popovertarget"));
+  const openPopovers = () => document.querySelectorAll(".value-popover:popover-open");
+  const buttonOf = (popover) => document.querySelector(`button.value[popovertarget="${popover.id}"]`);
 
   const place = (button, popover) => {
     const cell = button.getBoundingClientRect();
     popover.classList.add("anchored");
+    popover.style.maxHeight = "";
+    const below = window.innerHeight - cell.bottom - GAP - MARGIN;
+    const above = cell.top - GAP - MARGIN;
+    let height = popover.offsetHeight;
+    const downwards = height <= below || below >= above;
+    const room = Math.max(downwards ? below : above, 0);
+    if (height > room) {
+      popover.style.maxHeight = `${room}px`;
+      height = room;
+    }
     const width = popover.offsetWidth;
-    const height = popover.offsetHeight;
-    let left = Math.min(cell.left, window.innerWidth - width - 8);
-    let top = cell.bottom + 6;
-    if (top + height > window.innerHeight - 8) top = Math.max(8, cell.top - height - 6);
-    popover.style.left = `${Math.max(8, left)}px`;
-    popover.style.top = `${top}px`;
+    const left = Math.max(MARGIN, Math.min(cell.left, window.innerWidth - width - MARGIN));
+    popover.style.left = `${left}px`;
+    popover.style.top = `${downwards ? cell.bottom + GAP : cell.top - GAP - height}px`;
   };
 
-  const show = (button) => {
+  const show = (button, { pin = false } = {}) => {
     const popover = popoverOf(button);
     if (!popover || !supportsPopover) return;
     clearTimeout(hideTimer);
-    document.querySelectorAll(".value-popover:popover-open").forEach((open) => {
+    openPopovers().forEach((open) => {
       if (open !== popover) open.hidePopover();
     });
-    if (!popover.matches(":popover-open")) popover.showPopover();
+    // The button as its source: closing the popover returns focus to it.
+    if (!popover.matches(":popover-open")) popover.showPopover({ source: button });
+    popover.classList.toggle("pinned", pin || popover.classList.contains("pinned"));
     button.setAttribute("aria-expanded", "true");
     place(button, popover);
   };
 
   const hide = (button, delay = 0) => {
     const popover = popoverOf(button);
-    if (!popover) return;
+    if (!popover || popover.classList.contains("pinned")) return;
     clearTimeout(hideTimer);
     hideTimer = setTimeout(() => {
-      if (popover.matches(":popover-open") && !popover.matches(":hover")) popover.hidePopover();
-      button.setAttribute("aria-expanded", "false");
+      if (popover.matches(":popover-open")) popover.hidePopover();
     }, delay);
   };
 
@@ -64,7 +78,9 @@
     });
     table.addEventListener("mouseout", (event) => {
       const button = event.target.closest("button.value");
-      if (button && !button.contains(event.relatedTarget)) hide(button, 150);
+      if (button && !button.contains(event.relatedTarget) && button !== document.activeElement) {
+        hide(button, 100);
+      }
     });
     table.addEventListener("focusin", (event) => {
       const button = event.target.closest("button.value");
@@ -79,19 +95,40 @@
       const button = event.target.closest("button.value");
       if (button) {
         event.preventDefault();
-        show(button);
+        show(button, { pin: true });
       }
     });
     document.querySelectorAll(".value-popover").forEach((popover) => {
-      popover.addEventListener("mouseleave", () => popover.hidePopover());
+      // However it closes (Escape, a click elsewhere, another popover), it is unpinned and its
+      // button says so.
+      popover.addEventListener("toggle", (event) => {
+        if (event.newState === "open") return;
+        popover.classList.remove("pinned");
+        const button = buttonOf(popover);
+        if (button) button.setAttribute("aria-expanded", "false");
+      });
     });
     document.addEventListener("keydown", (event) => {
       if (event.key !== "Escape") return;
-      document.querySelectorAll(".value-popover:popover-open").forEach((open) => open.hidePopover());
+      openPopovers().forEach((open) => {
+        const hadFocus = open.contains(document.activeElement);
+        open.hidePopover();
+        const button = buttonOf(open);
+        if (button && hadFocus) button.focus({ preventScroll: true });
+      });
     });
-    window.addEventListener("scroll", () => {
-      document.querySelectorAll(".value-popover:popover-open").forEach((open) => open.hidePopover());
-    }, { passive: true });
+    // Scrolling (the page, or the browser bringing a focused button into view) keeps each open
+    // popover beside its cell, and closes it once the cell is out of sight.
+    const follow = () => {
+      openPopovers().forEach((open) => {
+        const button = buttonOf(open);
+        const cell = button && button.getBoundingClientRect();
+        if (!cell || cell.bottom < 0 || cell.top > window.innerHeight) open.hidePopover();
+        else place(button, open);
+      });
+    };
+    window.addEventListener("scroll", follow, { passive: true });
+    window.addEventListener("resize", follow);
   }
 
   // Export: start a background export and show its progress; fall back to the streamed
