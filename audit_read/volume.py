@@ -264,16 +264,23 @@ def strip_svg(
     selected: date | None = None,
     truncated: bool = False,
 ) -> str:
-    """The strip: one bar per day, each a link; labels for the range, the total and the peak."""
+    """The strip: one bar per day, each a link; labels for the range, the total and the peak.
+
+    The days are one tab stop (a toolbar with a roving tabindex): the selected day, or else the
+    latest, takes focus, and volume-strip.js moves it with the arrow keys; Enter follows it.
+    """
     total = sum(day.count for day in days)
+    focused = selected if any(day.day == selected for day in days) else None
+    if focused is None and days:
+        focused = days[-1].day
     peak = max(days, key=lambda day: day.count, default=None)
     slot = 100 / len(days) if days else 100
     gap = slot * 0.22
     parts = [
         _stylesheet(),
         '<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="'
-        f'{HEIGHT}" role="group" aria-label="Events per day: {total:,} in {len(days)} day'
-        f'{"s" if len(days) != 1 else ""}">',
+        f'{HEIGHT}" role="toolbar" aria-label="Events per day: {total:,} in {len(days)} day'
+        f'{"s" if len(days) != 1 else ""}; arrow keys move between days, Enter shows one">',
     ]
     bottom = BARS_TOP + BARS_HEIGHT
     for index, day in enumerate(days):
@@ -288,6 +295,7 @@ def strip_svg(
         text = f"{_label(day.day)}: {day.count:,} event{'s' if day.count != 1 else ''}"
         parts.append(
             f'<a href="{escape(link(day.day))}" target="_top" aria-label="{escape(text)}" '
+            f'tabindex="{0 if day.day == focused else -1}" '
             f'data-day="{day.day.isoformat()}" data-count="{day.count}">'
             f"<title>{escape(text)} (show only this day)</title>"
             f'<rect class="hit" x="{_pct(x)}" y="0" width="{_pct(slot)}" height="{bottom}"/>'
@@ -310,7 +318,7 @@ def strip_svg(
             )
     else:
         parts.append(f'<text x="0" y="{label_y}">No days in this range.</text>')
-    parts.append("</svg>")
+    parts.append(f'<script href="{escape(static("js/volume-strip.js"))}"/></svg>')
     return "".join(parts)
 
 

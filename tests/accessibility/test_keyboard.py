@@ -2,17 +2,22 @@
 
 From the address bar (focus at the document's start) the skip links lead into the events and
 to the first After value, whose popover opens and closes with Escape; the popovers sit beside
-their cell, never over it; every date shows its exact UTC time without a pointer.
+their cell, never over it; the volume strip is one tab stop whose days the arrow keys move
+between; every date shows its exact UTC time without a pointer.
 """
 
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from core.context import Actor
 from core.tenancy import tenant
 from settings_app.services import shortcut_create
 from tests.accessibility.conftest import DESKTOP, PHONE, make_rule
+from tests.insights.helpers import at
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -134,6 +139,44 @@ def test_popover_sits_below_or_above_its_cell_never_over_it(
     assert not overlaps(box(low_popover), box(low))
     page.keyboard.press("Escape")
     low_popover.wait_for(state="hidden")
+
+
+def test_volume_strip_is_one_tab_stop_with_arrow_keys(live_server, open_page, signed_in, org):
+    now = timezone.now()
+    today = now.astimezone(org.tz).date()
+    with tenant(org):
+        for days_ago in (1, 3):
+            with at(now - timedelta(days=days_ago)):
+                shortcut_create(name=f"Shortcut {days_ago}", text="hello")
+    page = signed_in(open_page(DESKTOP))
+    page.goto(live_server.url + URL + "?event_type=settings")
+    strip = page.frame_locator("#volume-strip")
+    days = strip.locator("a[data-day]")
+    days.first.wait_for()
+    assert days.count() == 4  # from the first day with events to today
+    assert strip.locator('a[data-day][tabindex="0"]').count() == 1
+    assert strip.locator('a[data-day][tabindex="0"]').get_attribute("data-day") == today.isoformat()
+
+    # Tab from the Reset link enters the strip on one day; the next Tab leaves it for the table.
+    page.get_by_role("link", name="Reset").focus()
+    page.keyboard.press("Tab")
+    current = strip.locator("a[data-day]:focus")
+    assert current.get_attribute("data-day") == today.isoformat()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    chosen = (today - timedelta(days=3)).isoformat()
+    assert strip.locator("a[data-day]:focus").get_attribute("data-day") == chosen
+    assert strip.locator('a[data-day][tabindex="0"]').get_attribute("data-day") == chosen
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('#audit-table') !== null")
+
+    # Back into the strip (Shift+Tab), on the day chosen last; Enter shows that day.
+    page.keyboard.press("Shift+Tab")
+    assert strip.locator("a[data-day]:focus").get_attribute("data-day") == chosen
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"\?start={chosen}&end={chosen}&event_type=settings"))
+    assert page.locator("#audit-table tbody tr[data-event-id]").count() >= 1
 
 
 def test_dates_show_their_utc_time_without_a_pointer(
