@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Page name -> its URL; the placeholders are filled from `ids` below.
 PAGES = {
     "audit-log": "/settings/security/audit-log/",
+    "audit-event": "/settings/security/audit-log/events/{event}/",
     # The Audit Log's events-per-day strip, an SVG document of its own (axe does not enter it
     # as the page's frame).
     "volume-strip": "/settings/security/audit-log/volume.svg",
