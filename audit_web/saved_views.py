@@ -22,11 +22,11 @@ from accounts.api_access import ScopeOrPermission
 from accounts.decorators import org_permission_required
 from accounts.models import User
 from audit_read import query as language
+from audit_read.presentation import AUDIT_LOG_URL
 from core.api_errors import BadParameters
 from settings_app import services
 from settings_app.models import SavedView
 
-AUDIT_LOG_URL = "/settings/security/audit-log/"
 _MAX_ID = 2**63 - 1
 
 

@@ -147,9 +147,12 @@ def search_suggestions(emails: list[str]) -> list[str]:
     return [f"{name}:" for name in QUALIFIERS] + values
 
 
-def _performer_options(params: dict[str, str]) -> tuple[SafeString, str]:
-    """The Performed-by select's options: people (name and email, so two Ann Lees differ),
-    every automation type with each business rule, and each API token; and the chosen one."""
+def _performer_options(
+    params: dict[str, str], users: list[tuple[str, str]]
+) -> tuple[SafeString, str]:
+    """The Performed-by select's options: people (`users`: id and "name (email)", so two Ann
+    Lees differ), every automation type with each business rule, and each API token; and
+    the chosen one."""
     from accounts.models import ApiToken
     from settings_app.models import BusinessRule
 
@@ -157,12 +160,7 @@ def _performer_options(params: dict[str, str]) -> tuple[SafeString, str]:
     if chosen_id and not chosen_type:
         chosen_type = "user"
     chosen = f"{chosen_type}:{chosen_id}" if chosen_id else chosen_type
-    users = [
-        (f"user:{pk}", f"{name} ({email})" if name else email)
-        for pk, name, email in User.objects.order_by("name", "email").values_list(
-            "pk", "name", "email"
-        )
-    ]
+    people = [(f"user:{pk}", label) for pk, label in users]
     automations = [
         ("system", "System"),
         ("queue_router", "Queue router"),
@@ -177,7 +175,7 @@ def _performer_options(params: dict[str, str]) -> tuple[SafeString, str]:
         for pk, name in ApiToken.objects.order_by("name").values_list("pk", "name")
     ]
     others = [("user", "People (any)"), ("anonymous", "Unknown (failed sign-ins)")]
-    groups = (("People", others + users), ("Automations", automations), ("API", tokens))
+    groups = (("People", others + people), ("Automations", automations), ("API", tokens))
     known = {value for _, options in groups for value, _ in options}
     html = ['<option value="">Anyone</option>']
     if chosen and chosen not in known:
@@ -315,12 +313,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page_params = {**params, "page_size": str(page_size)}
     if page_size == paging.DEFAULT_PAGE_SIZE:
         page_params.pop("page_size")
-    users = [
-        (str(pk), f"{name} ({email})" if name else email)
-        for pk, name, email in User.objects.order_by("name", "email").values_list(
-            "pk", "name", "email"
-        )
-    ]
+    # The organisation's users, read once: the user selects, Performed by, the search
+    # suggestions and the rows' subject links all use them.
+    people = list(User.objects.order_by("name", "email").values_list("pk", "name", "email"))
+    users = [(str(pk), f"{name} ({email})" if name else email) for pk, name, email in people]
     rows = []
     newer_url = older_url = None
     if page is not None:
@@ -350,11 +346,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     values = {name: params.get(name, "") for name in filters.FILTER_NAMES}
     type_options = list(catalog.EVENT_TYPES.items())
 
-    performer_html, _ = _performer_options(params)
+    performer_html, _ = _performer_options(params, users)
     saved = [(view, saved_views.open_url(view)) for view in saved_views.visible_views(request.user)]
-    suggestions = search_suggestions(
-        [email for _, email in User.objects.values_list("pk", "email")]
-    )
+    suggestions = search_suggestions([email for _, _, email in people])
     context = {
         "values": values,
         "event_type_options": type_options,

@@ -11,9 +11,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from accounts.decorators import org_permission_required
 from audit_read import filters, volume
+from audit_read.presentation import AUDIT_LOG_URL
 from auditlog import daycounts
 
-AUDIT_LOG_URL = "/settings/security/audit-log/"
 SVG = "image/svg+xml; charset=utf-8"
 
 

@@ -23,7 +23,7 @@ from auditlog.models import AuditEvent
 from core import clock, timefmt
 from insights import reports, timeline
 
-AUDIT_LOG_URL = "/settings/security/audit-log/"
+AUDIT_LOG_URL = presentation.AUDIT_LOG_URL
 PULSE_INTERVAL_SECONDS = 3
 _MAX_ID = 2**63 - 1
 # Dates people can mean; beyond them day arithmetic would leave the calendar.

@@ -30,7 +30,7 @@ from insights.history import Kind, Moment, State
 from insights.restore import restore
 
 _MAX_ID = 2**63 - 1
-AUDIT_LOG_URL = "/settings/security/audit-log/"
+AUDIT_LOG_URL = presentation.AUDIT_LOG_URL
 
 
 @dataclass(slots=True)

@@ -1,20 +1,7 @@
-// Audit Log page enhancements: instant sub-filters, Before/After popovers on hover, focus and
+// Audit Log page enhancements: Before/After popovers on hover, focus and
 // click, and background exports with a live progress bar. The page works without this script.
 (() => {
   "use strict";
-
-  // Sub-filters: a hidden group is also disabled, so its fields are not submitted.
-  const typeSelect = document.querySelector("[data-event-type]");
-  const groups = document.querySelectorAll("[data-subfilters-for]");
-  const syncSubfilters = () => {
-    const chosen = (typeSelect.value || "").split(",");
-    groups.forEach((group) => {
-      const active = chosen.includes(group.dataset.subfiltersFor);
-      group.hidden = !active;
-      group.disabled = !active;
-    });
-  };
-  if (typeSelect) typeSelect.addEventListener("change", syncSubfilters);
 
   // Popovers: open on hover or keyboard focus and close on leaving, blur or Escape; a click (or
   // Enter) pins one open until Escape or a click elsewhere. A popover sits below its cell, or
