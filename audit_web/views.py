@@ -309,6 +309,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         whole_changes=True,
     )
     page, page_size, errors = found.page, found.page_size, found.errors
+    preset = request.GET.get("preset", "")
+    if preset and preset not in PRESETS:
+        # Not a range we know: say so rather than show every date.
+        page, errors = (
+            None,
+            {**errors, "preset": f"Unknown preset; use one of: {', '.join(PRESETS)}."},
+        )
 
     page_params = {**params, "page_size": str(page_size)}
     if page_size == paging.DEFAULT_PAGE_SIZE:

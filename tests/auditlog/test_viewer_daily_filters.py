@@ -88,3 +88,9 @@ def test_times_show_in_the_zone_the_viewer_chose_and_it_is_remembered(org, admin
     assert User.objects.get(pk=admin.pk).display_time_zone == "Asia/Tokyo"
     admin_client.get(URL, {"zone": "organization"})
     assert f"Times in {org.time_zone}" in admin_client.get(URL).content.decode()
+
+
+def test_an_unknown_preset_is_a_400_naming_it(org, admin_client):
+    response = admin_client.get(URL, {"preset": "5y"})
+    assert response.status_code == 400
+    assert "Unknown preset; use one of: 24h, 7d, 30d, 90d." in response.content.decode()
